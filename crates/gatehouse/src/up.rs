@@ -89,7 +89,20 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
         display_addr(SocketAddr::new(args.host, args.demo_sp_port))
     );
     let demo = match read_demo(&demo_path) {
-        Some(d) => d,
+        Some(d) => {
+            let made_for = (d["idaas"]["base_url"].as_str(), d["demo_sp"]["url"].as_str());
+            if made_for != (Some(idaas_base.as_str()), Some(format!("{sp_base}/").as_str())) {
+                server.shutdown().await;
+                return Err(UpError::Seed(format!(
+                    "the demo in {} was made for IDaaS at {} and the demo SP at {}; start with the \
+                     same --host/ports, or --reset",
+                    demo_path.display(),
+                    made_for.0.unwrap_or("?"),
+                    made_for.1.unwrap_or("?")
+                )));
+            }
+            d
+        }
         None => {
             if !server
                 .services()

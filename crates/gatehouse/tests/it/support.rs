@@ -1,0 +1,158 @@
+//! Starting the binary, finding free ports, and reading the HTML forms the flows go through.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A fresh temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "gatehouse-it-{name}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `gatehouse up` running in the background; killed on drop.
+pub struct Up {
+    child: Child,
+    pub data_dir: PathBuf,
+    pub demo: Value,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `gatehouse up` on the given (IDaaS, demo SP) ports and waits until demo.json exists and IDaaS answers.
+pub async fn start_up(data_dir: &Path, ports: (u16, u16), extra: &[&str]) -> Up {
+    let (idaas_port, sp_port) = ports;
+    let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args(["--idaas-port", &idaas_port.to_string()])
+        .args(["--demo-sp-port", &sp_port.to_string()])
+        .args(extra)
+        .env("GATEHOUSE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start gatehouse up");
+    let mut up = Up {
+        child,
+        data_dir: data_dir.to_owned(),
+        demo: Value::Null,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let demo_path = data_dir.join("demo.json");
+    loop {
+        assert!(Instant::now() < deadline, "gatehouse up did not come up within 60 s");
+        if let Some(status) = up.child.try_wait().unwrap() {
+            panic!("gatehouse up exited early: {status}");
+        }
+        if let Ok(text) = std::fs::read_to_string(&demo_path)
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+        {
+            let health = format!("{}/healthz", v["idaas"]["base_url"].as_str().unwrap());
+            let sp = v["demo_sp"]["url"].as_str().unwrap().to_owned();
+            if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success())
+                && reqwest::get(&sp).await.is_ok_and(|r| r.status().is_success())
+            {
+                up.demo = v;
+                return up;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Runs the CLI with the demo's defaults (`--demo-dir`) and returns stdout; panics on failure.
+pub fn cli(data_dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--demo-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("run gatehouse");
+    assert!(
+        out.status.success(),
+        "gatehouse {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A browser-like client: cookies kept, redirects followed.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#34;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2F;", "/")
+        .replace("&#47;", "/")
+        .replace("&amp;", "&")
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let start = tag.find(&key)? + key.len();
+    let end = tag[start..].find('"')? + start;
+    Some(unescape(&tag[start..end]))
+}
+
+/// The first `<form>` whose action contains `action_part`: its absolute action URL and the
+/// name/value pairs of its inputs.
+pub fn form(page: &str, page_url: &str, action_part: &str) -> (String, Vec<(String, String)>) {
+    let mut rest = page;
+    while let Some(pos) = rest.find("<form") {
+        let form_text = &rest[pos..];
+        let end = form_text.find("</form>").unwrap_or(form_text.len());
+        let form_text = &form_text[..end];
+        let tag_end = form_text.find('>').unwrap();
+        let action = attr(&form_text[..tag_end], "action").unwrap_or_default();
+        if action.contains(action_part) {
+            let mut fields = Vec::new();
+            let mut inputs = form_text;
+            while let Some(i) = inputs.find("<input") {
+                let tag = &inputs[i..];
+                let close = tag.find('>').unwrap();
+                if let Some(n) = attr(&tag[..close], "name") {
+                    fields.push((n, attr(&tag[..close], "value").unwrap_or_default()));
+                }
+                inputs = &tag[close..];
+            }
+            let url = url::Url::parse(page_url).unwrap().join(&action).unwrap();
+            return (url.to_string(), fields);
+        }
+        rest = &rest[pos + 5..];
+    }
+    panic!("no form with action containing {action_part:?} in:\n{page}");
+}
+
+/// Replaces (or adds) a field value.
+pub fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
+    fields.retain(|(n, _)| n != name);
+    fields.push((name.to_owned(), value.to_owned()));
+}

@@ -1,0 +1,154 @@
+//! `gatehouse up` and the Step 1 CLI, against the real binary.
+
+use serde_json::Value;
+
+use crate::support::{browser, cli, form, free_port, set, start_up, temp_dir};
+
+async fn text(resp: reqwest::Response) -> (String, String) {
+    let url = resp.url().to_string();
+    (url, resp.text().await.unwrap())
+}
+
+/// Submits the SAML POST form on `page` to the demo SP and returns the SP's page.
+async fn post_to_sp(client: &reqwest::Client, url: &str, page: &str) -> String {
+    let (acs, fields) = form(page, url, "/acs");
+    let fields: Vec<_> = fields
+        .into_iter()
+        .filter(|(n, _)| n == "SAMLResponse" || n == "RelayState")
+        .collect();
+    assert!(fields.iter().any(|(n, _)| n == "SAMLResponse"), "no SAMLResponse in {page}");
+    let resp = client.post(&acs).form(&fields).send().await.unwrap();
+    assert!(resp.status().is_success(), "demo SP refused: {}", resp.status());
+    resp.text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_demo_works_end_to_end_and_reset_wipes_it() {
+    let dir = temp_dir("up");
+    let ports = (free_port(), free_port());
+    let up = start_up(&dir, ports, &[]).await;
+    let d = &up.demo;
+
+    // demo.json carries every documented key.
+    let idaas = &d["idaas"];
+    for key in [
+        "base_url", "instance_id", "console_url", "signin_url", "portal_url", "api_token",
+    ] {
+        assert!(idaas[key].as_str().is_some_and(|s| !s.is_empty()), "idaas.{key} missing: {d}");
+    }
+    assert!(idaas["admin"]["username"].is_string() && idaas["admin"]["password"].is_string());
+    let users = idaas["users"].as_array().unwrap();
+    assert!(users.len() >= 3);
+    for u in users {
+        for key in ["username", "password", "email"] {
+            assert!(u[key].is_string(), "user.{key} missing: {u}");
+        }
+    }
+    let app = &idaas["apps"][0];
+    for key in ["id", "name", "template", "sp_entity_id", "acs_url", "metadata_url", "sso_url"] {
+        assert!(app[key].is_string(), "apps[0].{key} missing: {app}");
+    }
+
+    // SP-initiated SSO: demo SP → IDaaS sign-in (plain form) → signed Response → demo SP.
+    let alice = &users[0];
+    let b = browser();
+    let sp_login = format!("{}login", d["demo_sp"]["url"].as_str().unwrap());
+    let (url, page) = text(b.get(&sp_login).send().await.unwrap()).await;
+    assert!(url.contains("/login"), "not sent to sign-in: {url}");
+    let (action, mut fields) = form(&page, &url, "/login");
+    set(&mut fields, "username", alice["username"].as_str().unwrap());
+    set(&mut fields, "password", alice["password"].as_str().unwrap());
+    let (url, page) = text(b.post(&action).form(&fields).send().await.unwrap()).await;
+    let sp_page = post_to_sp(&b, &url, &page).await;
+    assert!(sp_page.contains("Welcome, alice."), "{sp_page}");
+    assert!(sp_page.contains("SP-initiated (InResponseTo checked)"), "{sp_page}");
+    assert!(sp_page.contains("alice@demo.example"), "email attribute missing: {sp_page}");
+
+    // IdP-initiated from the portal (same browser session, no second sign-in).
+    let portal = idaas["portal_url"].as_str().unwrap();
+    let (url, page) = text(b.get(portal).send().await.unwrap()).await;
+    assert!(page.contains("Gatehouse Demo SP"), "app card missing from the portal: {page}");
+    let (launch, fields) = form(&page, &url, "/launch");
+    let (url, page) = text(b.post(&launch).form(&fields).send().await.unwrap()).await;
+    let sp_page = post_to_sp(&b, &url, &page).await;
+    assert!(sp_page.contains("Welcome, alice."), "{sp_page}");
+    assert!(sp_page.contains("IdP-initiated"), "{sp_page}");
+
+    // A wrong password gets the sign-in page again and no Response.
+    let b2 = browser();
+    let (url, page) = text(b2.get(&sp_login).send().await.unwrap()).await;
+    let (action, mut fields) = form(&page, &url, "/login");
+    set(&mut fields, "username", "bob");
+    set(&mut fields, "password", "not-the-password");
+    let (_, page) = text(b2.post(&action).form(&fields).send().await.unwrap()).await;
+    assert!(!page.contains("SAMLResponse"), "{page}");
+
+    // A restart keeps the demo; --reset makes a new one.
+    let instance = idaas["instance_id"].as_str().unwrap().to_owned();
+    drop(up);
+    let up = start_up(&dir, ports, &[]).await;
+    assert_eq!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
+    drop(up);
+    let up = start_up(&dir, ports, &["--reset"]).await;
+    assert_ne!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
+    drop(up);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Step 1 of the seed procedure, scripted with the CLI: find the template in the marketplace,
+/// add the application, fill CloudSSO ACS URL and Entity ID, application username = account name,
+/// authorization All Users, Save, download the metadata.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_scripts_seed_step_1() {
+    let dir = temp_dir("cli");
+    let up = start_up(&dir, (free_port(), free_port()), &[]).await;
+
+    let found: Value =
+        serde_json::from_str(&cli(&dir, &["app", "templates", "--search", "Cloud SSO"])).unwrap();
+    let template = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Alibaba Cloud - Cloud SSO")
+        .unwrap_or_else(|| panic!("template not found: {found}"));
+    let template_id = template["id"].as_str().unwrap();
+
+    let app: Value = serde_json::from_str(&cli(
+        &dir,
+        &["app", "create", "--template", template_id, "--name", "Alibaba Cloud - Cloud SSO"],
+    ))
+    .unwrap();
+    let app_id = app["id"].as_str().unwrap();
+
+    let acs = "https://signin.example.com/saml/acs/0f4b7c0e-1111-4a2b-9c3d-123456789abc";
+    let entity = "https://signin.example.com/saml/sp/d-00abcdef";
+    let saved: Value = serde_json::from_str(&cli(
+        &dir,
+        &[
+            "app", "sso", app_id, "--acs-url", acs, "--entity-id", entity, "--app-username",
+            "username", "--authorization", "all-users",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(saved["saml"]["acs_url"], acs, "{saved}");
+    assert_eq!(saved["saml"]["sp_entity_id"], entity, "{saved}");
+    assert_eq!(saved["authorization_type"], "default_all", "{saved}");
+
+    let out = dir.join("idaas-metadata.xml");
+    cli(&dir, &["app", "metadata", app_id, "-o", out.to_str().unwrap()]);
+    let xml = std::fs::read_to_string(&out).unwrap();
+    let idps = saml::metadata::parse_idp_metadata(&xml).unwrap();
+    assert_eq!(idps.len(), 1);
+    assert!(!idps[0].signing_certs.is_empty());
+    let base = up.demo["idaas"]["base_url"].as_str().unwrap();
+    assert_eq!(
+        idps[0].sso_redirect_url(),
+        Some(format!("{base}/login/app/{app_id}/saml2/sso").as_str())
+    );
+
+    // The audit log recorded the admin changes.
+    let audit: Value = serde_json::from_str(&cli(&dir, &["audit"])).unwrap();
+    assert!(audit.to_string().contains(app_id), "audit has no event for the app: {audit}");
+    drop(up);
+    let _ = std::fs::remove_dir_all(&dir);
+}

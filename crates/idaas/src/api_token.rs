@@ -1,0 +1,161 @@
+//! API tokens: bearer secrets for the admin API, per instance or platform-wide.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::InvalidInput;
+
+/// A stored API token (the secret itself is shown once at creation and stored only as SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ApiToken {
+    /// `tok_…`
+    pub id: String,
+    /// The instance it is limited to; `None` = platform-wide (may manage instances).
+    pub instance_id: Option<String>,
+    /// What it is for.
+    pub name: String,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last use (updated at most once a minute).
+    pub last_used_at: Option<i64>,
+    /// Expiry, if any.
+    pub expires_at: Option<i64>,
+}
+
+impl ApiToken {
+    /// Whether the token is platform-wide.
+    pub fn is_platform(&self) -> bool {
+        self.instance_id.is_none()
+    }
+
+    /// Whether the token may act on `instance_id`.
+    pub fn covers(&self, instance_id: &str) -> bool {
+        self.instance_id.as_deref().is_none_or(|i| i == instance_id)
+    }
+}
+
+/// A token name: 1–100 characters without control characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "ci")]
+pub struct TokenName(String);
+
+impl TryFrom<String> for TokenName {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        let s = s.trim().to_owned();
+        if s.is_empty() || s.chars().count() > 100 || s.chars().any(char::is_control) {
+            return Err(InvalidInput::new(
+                "name",
+                "must be 1 to 100 characters without control characters",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl From<TokenName> for String {
+    fn from(n: TokenName) -> String {
+        n.0
+    }
+}
+
+impl TokenName {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A new token and its secret (returned once).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedApiToken {
+    /// The stored token.
+    #[serde(flatten)]
+    pub token: ApiToken,
+    /// The bearer secret (`ght_…`); it cannot be shown again.
+    pub secret: String,
+}
+
+mod service {
+    use super::*;
+    use crate::audit::{Actor, NewAuditEvent};
+    use crate::error::{Error, Result};
+    use crate::services::Services;
+    use crate::{id, store};
+
+    impl Services {
+        /// Creates a token for `instance_id` (`None` = platform-wide). The secret is returned once.
+        pub async fn create_api_token(
+            &self,
+            actor: &Actor,
+            instance_id: Option<&str>,
+            name: TokenName,
+            expires_at: Option<i64>,
+        ) -> Result<CreatedApiToken> {
+            let now = self.now();
+            if expires_at.is_some_and(|e| e <= now) {
+                return Err(Error::invalid("expires_at", "must be in the future"));
+            }
+            let secret = id::new_secret("ght");
+            let token = ApiToken {
+                id: id::new_id("tok"),
+                instance_id: instance_id.map(str::to_owned),
+                name: name.as_str().to_owned(),
+                created_at: now,
+                last_used_at: None,
+                expires_at,
+            };
+            let mut tx = self.store.begin_write().await?;
+            if let Some(i) = instance_id
+                && store::instance::get(&mut tx, i).await?.is_none()
+            {
+                return Err(Error::NotFound("instance"));
+            }
+            store::api_token::insert(&mut tx, &token, &id::hash_secret(&secret)).await?;
+            let ev = NewAuditEvent::new(instance_id, actor, "api_token", "create")
+                .target("api_token", &token.id)
+                .detail(serde_json::json!({ "name": token.name }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(CreatedApiToken { token, secret })
+        }
+
+        /// Tokens of an instance (`None` = platform tokens).
+        pub async fn list_api_tokens(&self, instance_id: Option<&str>) -> Result<Vec<ApiToken>> {
+            let mut conn = self.store.read().await?;
+            store::api_token::list(&mut conn, instance_id).await
+        }
+
+        /// Deletes a token of the scope.
+        pub async fn delete_api_token(
+            &self,
+            actor: &Actor,
+            instance_id: Option<&str>,
+            token_id: &str,
+        ) -> Result<()> {
+            let now = self.now();
+            let mut tx = self.store.begin_write().await?;
+            if !store::api_token::delete(&mut tx, instance_id, token_id).await? {
+                return Err(Error::NotFound("api token"));
+            }
+            let ev = NewAuditEvent::new(instance_id, actor, "api_token", "delete")
+                .target("api_token", token_id);
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// The unexpired token with this secret (records its use).
+        pub async fn authenticate_api_token(&self, secret: &str) -> Result<Option<ApiToken>> {
+            let now = self.now();
+            let mut conn = self.store.read().await?;
+            let token =
+                store::api_token::find_valid(&mut conn, &id::hash_secret(secret), now).await?;
+            if let Some(t) = &token {
+                store::api_token::touch(&mut conn, &t.id, now).await?;
+            }
+            Ok(token)
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Server configuration (filled by the `gatehouse` binary from TOML, environment and secret files).
+
+use std::net::SocketAddr;
+
+use zeroize::Zeroize;
+
+pub use crate::password::Argon2Params;
+
+/// The 32 raw bytes of the master key (encrypts signing keys and TOTP seeds at rest).
+///
+/// Does not print and is zeroed on drop. [`crate::master_key::MasterKey`] is the AEAD key built from it.
+#[derive(Clone)]
+pub struct MasterKeyMaterial([u8; 32]);
+
+impl MasterKeyMaterial {
+    /// Wraps 32 raw bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Parses 64 hex characters or standard/url-safe base64 of 32 bytes (surrounding whitespace ignored).
+    pub fn parse(text: &str) -> Result<Self, MasterKeyParseError> {
+        use base64::Engine;
+        let text = text.trim();
+        let mut bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).map_err(|_| MasterKeyParseError)?
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+                .map_err(|_| MasterKeyParseError)?
+        };
+        let result = <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Self)
+            .map_err(|_| MasterKeyParseError);
+        bytes.zeroize();
+        result
+    }
+
+    /// The raw bytes (only to build the encryption key).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for MasterKeyMaterial {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for MasterKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKeyMaterial(<redacted>)")
+    }
+}
+
+/// The master key text was not 32 bytes of hex or base64.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("master key must be 32 bytes, as 64 hex characters or base64")]
+pub struct MasterKeyParseError;
+
+/// Everything the IDaaS server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Public base URL of the server (scheme, host, optional port and path prefix; no trailing slash),
+    /// the default base URL of every instance.
+    pub public_base_url: String,
+    /// `sqlite://path?mode=rwc` or `postgres://…`.
+    pub database_url: String,
+    /// Master key for secrets at rest.
+    pub master_key: MasterKeyMaterial,
+    /// Argon2id cost parameters for password hashing.
+    pub argon2: Argon2Params,
+    /// Mark cookies `Secure` (off only for the localhost demo over plain HTTP).
+    pub secure_cookies: bool,
+    /// Allow fetching SP metadata from private/loopback addresses (tests and local demos only).
+    pub metadata_fetch_allow_private: bool,
+    /// Emit JSON logs (read by the binary when it installs the subscriber).
+    pub log_json: bool,
+    /// Maximum request body size in bytes for ordinary endpoints.
+    pub max_body_bytes: usize,
+    /// Maximum request body size in bytes for bulk imports (CSV).
+    pub max_import_bytes: usize,
+    /// How often background maintenance (audit retention, expired sessions) runs, in seconds.
+    pub maintenance_interval_secs: u64,
+}
+
+impl Config {
+    /// A configuration with production defaults for the given database, base URL and key.
+    pub fn new(
+        listen: SocketAddr,
+        public_base_url: impl Into<String>,
+        database_url: impl Into<String>,
+        master_key: MasterKeyMaterial,
+    ) -> Self {
+        Self {
+            listen,
+            public_base_url: public_base_url.into().trim_end_matches('/').to_owned(),
+            database_url: database_url.into(),
+            master_key,
+            argon2: Argon2Params::default(),
+            secure_cookies: true,
+            metadata_fetch_allow_private: false,
+            log_json: false,
+            max_body_bytes: 1024 * 1024,
+            max_import_bytes: 8 * 1024 * 1024,
+            maintenance_interval_secs: 3600,
+        }
+    }
+
+    /// A configuration for tests: 127.0.0.1:0, cheap Argon2 parameters, insecure cookies, private
+    /// metadata fetches allowed. `public_base_url` is filled in by [`crate::Server::start`] when empty.
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        let mut c = Self::new(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            "",
+            database_url,
+            MasterKeyMaterial::new([0x42; 32]),
+        );
+        c.argon2 = Argon2Params::for_tests();
+        c.secure_cookies = false;
+        c.metadata_fetch_allow_private = true;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_key_parses_hex_and_base64_and_redacts() {
+        let hex_key = "00".repeat(31) + "ff";
+        let k = MasterKeyMaterial::parse(&hex_key).unwrap();
+        assert_eq!(k.expose()[31], 0xff);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+        assert_eq!(MasterKeyMaterial::parse(&b64).unwrap().expose(), &[7u8; 32]);
+        assert!(MasterKeyMaterial::parse("short").is_err());
+        assert!(MasterKeyMaterial::parse(&"ab".repeat(31)).is_err());
+        assert_eq!(format!("{k:?}"), "MasterKeyMaterial(<redacted>)");
+    }
+}
