@@ -44,9 +44,13 @@ fi
 # ---------------------------------------------------------------- Debian packages
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 
+# Headless Chromium and ChromeDriver (/usr/bin/chromium, /usr/bin/chromedriver) for the browser
+# test crates/gatehouse/tests/it/browser.rs; fonts-liberation so its failure screenshots show text.
+BROWSER_PKGS=(chromium chromium-driver fonts-liberation)
+
 missing=()
 for pkg in xmlsec1 libxml2-utils libxmlsec1-dev libxml2-dev pkg-config python3-venv \
-           "postgresql-$PG_VERSION" postgresql-client-common; do
+           "postgresql-$PG_VERSION" postgresql-client-common "${BROWSER_PKGS[@]}"; do
     pkg_installed "$pkg" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -68,6 +72,9 @@ else
 fi
 command -v xmlsec1 >/dev/null || die "xmlsec1 not on PATH after install"
 log "$(xmlsec1 --version)"
+# Browser test peers (see BROWSER_PKGS above).
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || die "chromium/chromedriver missing after install"
+log "$(/usr/bin/chromedriver --version)"
 
 # ---------------------------------------------------------------- Python venv
 if [ -z "$BOOTSTRAP_PYTHON" ]; then

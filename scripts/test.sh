@@ -13,7 +13,8 @@
 #   GATEHOUSE_TEST_PG_URL   PostgreSQL URL (default: the one setup-test-env.sh creates)
 #   GATEHOUSE_METADATA_FIXTURES  metadata fixture folder (default: <repo>/../shared/... if present)
 #   CI=true                 set by CI; see the build settings below
-# Extra arguments are passed to the test runner, e.g. `scripts/test.sh -p saml`.
+# Extra arguments are appended to the nextest (or cargo test) command, e.g. a test-name filter:
+# `scripts/test.sh authn_request`.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -291,7 +291,9 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
         .token
         .clone()
         .or_else(|| demo["idaas"]["api_token"].as_str().map(str::to_owned))
-        .ok_or_else(|| CliError::Usage("no API token: pass --token or set GATEHOUSE_TOKEN".into()))?;
+        .ok_or_else(|| {
+            CliError::Usage("no API token: pass --token or set GATEHOUSE_TOKEN".into())
+        })?;
     let instance = conn
         .instance
         .clone()
@@ -301,7 +303,9 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
         instance
             .clone()
             .map(|i| format!("/api/v1/instances/{i}"))
-            .ok_or_else(|| CliError::Usage("no instance: pass --instance or set GATEHOUSE_INSTANCE".into()))
+            .ok_or_else(|| {
+                CliError::Usage("no instance: pass --instance or set GATEHOUSE_INSTANCE".into())
+            })
     };
 
     match command {
@@ -324,10 +328,12 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
                     if let Some(b) = base_url {
                         body["base_url"] = json!(b);
                     }
-                    api.json(Method::POST, "/api/v1/instances", Some(&body)).await?
+                    api.json(Method::POST, "/api/v1/instances", Some(&body))
+                        .await?
                 }
                 InstanceCmd::Delete { id } => {
-                    api.json(Method::DELETE, &format!("/api/v1/instances/{id}"), None).await?
+                    api.json(Method::DELETE, &format!("/api/v1/instances/{id}"), None)
+                        .await?
                 }
             };
             print(&v);
@@ -337,10 +343,17 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
             let p = inst()?;
             let v = match cmd {
                 UserCmd::List => api.json(Method::GET, &format!("{p}/users"), None).await?,
-                UserCmd::Create { username, display_name, email, password, admin } => {
+                UserCmd::Create {
+                    username,
+                    display_name,
+                    email,
+                    password,
+                    admin,
+                } => {
                     let body = json!({"username": username, "display_name": display_name,
                                       "email": email, "password": password, "is_admin": admin});
-                    api.json(Method::POST, &format!("{p}/users"), Some(&body)).await?
+                    api.json(Method::POST, &format!("{p}/users"), Some(&body))
+                        .await?
                 }
                 UserCmd::Import { file } => {
                     let csv = std::fs::read_to_string(&file)
@@ -358,7 +371,8 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
                 GroupCmd::List => api.json(Method::GET, &format!("{p}/groups"), None).await?,
                 GroupCmd::Create { name, external_id } => {
                     let body = json!({"name": name, "external_id": external_id});
-                    api.json(Method::POST, &format!("{p}/groups"), Some(&body)).await?
+                    api.json(Method::POST, &format!("{p}/groups"), Some(&body))
+                        .await?
                 }
                 GroupCmd::AddMember { group, user } => {
                     api.json(
@@ -373,7 +387,12 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::App(cmd) => run_app(&api, &inst()?, cmd).await,
-        Command::Audit { action, result, from, to } => {
+        Command::Audit {
+            action,
+            result,
+            from,
+            to,
+        } => {
             let p = inst()?;
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             if let Some(a) = action {
@@ -389,7 +408,10 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
                 query.append_pair("to", &t.to_string());
             }
             let q = query.finish();
-            print(&api.json(Method::GET, &format!("{p}/audit-events?{q}"), None).await?);
+            print(
+                &api.json(Method::GET, &format!("{p}/audit-events?{q}"), None)
+                    .await?,
+            );
             Ok(())
         }
     }
@@ -399,17 +421,35 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
     let v = match cmd {
         AppCmd::Templates { search } => {
             let q = search
-                .map(|s| format!("?q={}", url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()))
+                .map(|s| {
+                    format!(
+                        "?q={}",
+                        url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()
+                    )
+                })
                 .unwrap_or_default();
-            api.json(Method::GET, &format!("{p}/marketplace/templates{q}"), None).await?
+            api.json(Method::GET, &format!("{p}/marketplace/templates{q}"), None)
+                .await?
         }
         AppCmd::List => api.json(Method::GET, &format!("{p}/apps"), None).await?,
         AppCmd::Create { template, name } => {
             let body = json!({"template_id": template, "name": name});
-            api.json(Method::POST, &format!("{p}/apps"), Some(&body)).await?
+            api.json(Method::POST, &format!("{p}/apps"), Some(&body))
+                .await?
         }
-        AppCmd::Show { app } => api.json(Method::GET, &format!("{p}/apps/{app}"), None).await?,
-        AppCmd::Sso { app, acs_url, entity_id, name_id_format, app_username, authorization, relay_state } => {
+        AppCmd::Show { app } => {
+            api.json(Method::GET, &format!("{p}/apps/{app}"), None)
+                .await?
+        }
+        AppCmd::Sso {
+            app,
+            acs_url,
+            entity_id,
+            name_id_format,
+            app_username,
+            authorization,
+            relay_state,
+        } => {
             let mut saml = serde_json::Map::new();
             if let Some(v) = acs_url {
                 saml.insert("acs_url".into(), json!(v));
@@ -425,7 +465,9 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
             }
             if let Some(v) = app_username {
                 let mapping = match v.as_str() {
-                    "username" | "account-name" => json!({"type": "idaas_account", "field": "username"}),
+                    "username" | "account-name" => {
+                        json!({"type": "idaas_account", "field": "username"})
+                    }
                     "email" => json!({"type": "idaas_account", "field": "email"}),
                     "app-account" => json!({"type": "application_account"}),
                     other => {
@@ -448,10 +490,13 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
                     }
                 };
             }
-            api.json(Method::PATCH, &format!("{p}/apps/{app}"), Some(&body)).await?
+            api.json(Method::PATCH, &format!("{p}/apps/{app}"), Some(&body))
+                .await?
         }
         AppCmd::Metadata { app, output } => {
-            let xml = api.get_text(&format!("{p}/apps/{app}/idp-metadata")).await?;
+            let xml = api
+                .get_text(&format!("{p}/apps/{app}/idp-metadata"))
+                .await?;
             match output {
                 Some(path) => {
                     std::fs::write(&path, &xml)
@@ -482,7 +527,11 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
                 .await?
             }
         }
-        AppCmd::Grant { app, subject_type, subject_id } => {
+        AppCmd::Grant {
+            app,
+            subject_type,
+            subject_id,
+        } => {
             api.json(
                 Method::POST,
                 &format!("{p}/apps/{app}/grants"),
@@ -494,7 +543,8 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
             if action != "enable" && action != "disable" {
                 return Err(CliError::Usage("action must be enable or disable".into()));
             }
-            api.json(Method::POST, &format!("{p}/apps/{app}/sso/{action}"), None).await?
+            api.json(Method::POST, &format!("{p}/apps/{app}/sso/{action}"), None)
+                .await?
         }
     };
     print(&v);

@@ -70,13 +70,10 @@ impl ApiClient {
             }
             None => {}
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+        let resp = req.send().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
         if resp.status().is_success() {
             return Ok(resp);
         }
@@ -126,13 +123,10 @@ impl ApiClient {
 
     async fn read_json(&self, resp: reqwest::Response) -> Result<Value, ClientError> {
         let url = resp.url().to_string();
-        let text = resp
-            .text()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+        let text = resp.text().await.map_err(|source| ClientError::Transport {
+            url: url.clone(),
+            source,
+        })?;
         if text.trim().is_empty() {
             return Ok(Value::Null);
         }

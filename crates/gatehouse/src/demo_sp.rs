@@ -86,7 +86,11 @@ async fn metadata(State(st): State<Arc<SpState>>) -> Response {
         html_escape(&st.sp.entity_id),
         html_escape(&acs)
     );
-    ([(header::CONTENT_TYPE, "application/samlmetadata+xml")], xml).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+        xml,
+    )
+        .into_response()
 }
 
 async fn idp(st: &SpState) -> Result<saml::metadata::IdpDescriptorInfo, String> {
@@ -108,7 +112,17 @@ async fn idp(st: &SpState) -> Result<saml::metadata::IdpDescriptorInfo, String> 
 }
 
 fn error_page(status: StatusCode, message: &str) -> Response {
-    (status, page("Sign-in failed", &format!("<p>{}</p><p><a href=\"/\">Back</a></p>", html_escape(message)))).into_response()
+    (
+        status,
+        page(
+            "Sign-in failed",
+            &format!(
+                "<p>{}</p><p><a href=\"/\">Back</a></p>",
+                html_escape(message)
+            ),
+        ),
+    )
+        .into_response()
 }
 
 async fn login(State(st): State<Arc<SpState>>) -> Response {
@@ -117,7 +131,10 @@ async fn login(State(st): State<Arc<SpState>>) -> Response {
         Err(e) => return error_page(StatusCode::BAD_GATEWAY, &e),
     };
     let Some(sso) = idp.sso_redirect_url() else {
-        return error_page(StatusCode::BAD_GATEWAY, "the IdP has no HTTP-Redirect SSO endpoint");
+        return error_page(
+            StatusCode::BAD_GATEWAY,
+            "the IdP has no HTTP-Redirect SSO endpoint",
+        );
     };
     let now = OffsetDateTime::now_utc();
     let id = format!("_{}", hex::encode(rand::random::<[u8; 16]>()));
@@ -159,7 +176,9 @@ struct AcsForm {
 /// the validator then checks it against the signed assertion.
 fn claimed_in_response_to(xml: &str) -> Option<String> {
     let doc = saml::xml::reader::parse(xml, &saml::xml::reader::Limits::default()).ok()?;
-    doc.root_element().attribute("InResponseTo").map(str::to_owned)
+    doc.root_element()
+        .attribute("InResponseTo")
+        .map(str::to_owned)
 }
 
 async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Response {
@@ -197,22 +216,42 @@ async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Respo
     };
     if let Ok(mut seen) = st.seen.lock() {
         seen.retain(|_, until| *until > now);
-        if seen.insert(assertion.assertion_id.clone(), assertion.replay_cache_until).is_some() {
-            return error_page(StatusCode::FORBIDDEN, "Response rejected: assertion replayed");
+        if seen
+            .insert(assertion.assertion_id.clone(), assertion.replay_cache_until)
+            .is_some()
+        {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Response rejected: assertion replayed",
+            );
         }
     }
     let mut rows = String::new();
     let mut row = |k: &str, v: &str| {
-        rows.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", html_escape(k), html_escape(v)));
+        rows.push_str(&format!(
+            "<tr><th>{}</th><td>{}</td></tr>",
+            html_escape(k),
+            html_escape(v)
+        ));
     };
     row("NameID", &assertion.name_id.value);
     row("NameID format", &assertion.name_id.format);
     row("Issuer", &assertion.issuer);
-    row("SessionIndex", assertion.session_index.as_deref().unwrap_or(""));
-    row("AuthnContextClassRef", assertion.authn_context_class_ref.as_deref().unwrap_or(""));
+    row(
+        "SessionIndex",
+        assertion.session_index.as_deref().unwrap_or(""),
+    );
+    row(
+        "AuthnContextClassRef",
+        assertion.authn_context_class_ref.as_deref().unwrap_or(""),
+    );
     row(
         "Flow",
-        if pending.is_some() { "SP-initiated (InResponseTo checked)" } else { "IdP-initiated" },
+        if pending.is_some() {
+            "SP-initiated (InResponseTo checked)"
+        } else {
+            "IdP-initiated"
+        },
     );
     row(
         "Signed",
@@ -228,7 +267,10 @@ async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Respo
     }
     page(
         "Signed in",
-        &format!("<p id=\"welcome\">Welcome, {}.</p><table>{rows}</table><p><a href=\"/\">Home</a></p>", html_escape(&assertion.name_id.value)),
+        &format!(
+            "<p id=\"welcome\">Welcome, {}.</p><table>{rows}</table><p><a href=\"/\">Home</a></p>",
+            html_escape(&assertion.name_id.value)
+        ),
     )
     .into_response()
 }

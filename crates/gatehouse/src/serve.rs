@@ -63,7 +63,8 @@ pub fn load_or_create_master_key(path: &Path) -> Result<idaas::MasterKeyMaterial
         write_private(path, &hex::encode(bytes)).map_err(io)?;
     }
     let text = std::fs::read_to_string(path).map_err(io)?;
-    idaas::MasterKeyMaterial::parse(&text).map_err(|e| KeyError::Parse(path.display().to_string(), e))
+    idaas::MasterKeyMaterial::parse(&text)
+        .map_err(|e| KeyError::Parse(path.display().to_string(), e))
 }
 
 #[cfg(unix)]
@@ -93,13 +94,19 @@ fn master_key(args: &ServeArgs) -> Result<idaas::MasterKeyMaterial, KeyError> {
         path: path.to_owned(),
         source,
     })?;
-    idaas::MasterKeyMaterial::parse(&text).map_err(|e| KeyError::Parse(path.display().to_string(), e))
+    idaas::MasterKeyMaterial::parse(&text)
+        .map_err(|e| KeyError::Parse(path.display().to_string(), e))
 }
 
 /// Runs the server until Ctrl-C.
 pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     let key = master_key(&args)?;
-    let mut config = idaas::Config::new(args.listen, args.public_url.clone(), args.database_url.clone(), key);
+    let mut config = idaas::Config::new(
+        args.listen,
+        args.public_url.clone(),
+        args.database_url.clone(),
+        key,
+    );
     config.secure_cookies = !args.insecure_cookies;
     if let Some(m) = args.argon2_memory_kib {
         config.argon2.memory_kib = m;
@@ -108,7 +115,11 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         config.argon2.iterations = t;
     }
     let server = idaas::Server::start(config).await?;
-    eprintln!("IDaaS listening on {} ({})", server.local_addr(), server.base_url());
+    eprintln!(
+        "IDaaS listening on {} ({})",
+        server.local_addr(),
+        server.base_url()
+    );
     bootstrap_platform_token(&server).await?;
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;

@@ -90,8 +90,16 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     );
     let demo = match read_demo(&demo_path) {
         Some(d) => {
-            let made_for = (d["idaas"]["base_url"].as_str(), d["demo_sp"]["url"].as_str());
-            if made_for != (Some(idaas_base.as_str()), Some(format!("{sp_base}/").as_str())) {
+            let made_for = (
+                d["idaas"]["base_url"].as_str(),
+                d["demo_sp"]["url"].as_str(),
+            );
+            if made_for
+                != (
+                    Some(idaas_base.as_str()),
+                    Some(format!("{sp_base}/").as_str()),
+                )
+            {
                 server.shutdown().await;
                 return Err(UpError::Seed(format!(
                     "the demo in {} was made for IDaaS at {} and the demo SP at {}; start with the \
@@ -126,12 +134,20 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let sp_app = &demo["idaas"]["apps"][0];
     let sp = DemoSp {
         base_url: sp_base.clone(),
-        idp_metadata_url: sp_app["metadata_url"].as_str().unwrap_or_default().to_owned(),
-        entity_id: sp_app["sp_entity_id"].as_str().unwrap_or_default().to_owned(),
+        idp_metadata_url: sp_app["metadata_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        entity_id: sp_app["sp_entity_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     };
     let sp_listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.demo_sp_port))
         .await
-        .map_err(|e| UpError::DemoSp(format!("cannot listen on port {}: {e}", args.demo_sp_port)))?;
+        .map_err(|e| {
+            UpError::DemoSp(format!("cannot listen on port {}: {e}", args.demo_sp_port))
+        })?;
     let sp_task = tokio::spawn(demo_sp::serve(sp_listener, sp));
 
     print_summary(&demo, &demo_path);
@@ -198,7 +214,11 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
     let s = |e: crate::client::ClientError| UpError::Seed(e.to_string());
 
     let instance = api
-        .json(Method::POST, "/api/v1/instances", Some(&json!({"name": "Demo Company"})))
+        .json(
+            Method::POST,
+            "/api/v1/instances",
+            Some(&json!({"name": "Demo Company"})),
+        )
         .await
         .map_err(s)?;
     let iid = instance["id"].as_str().unwrap_or_default().to_owned();
@@ -209,15 +229,23 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         .json(
             Method::POST,
             &format!("{p}/users"),
-            Some(&json!({"username": "admin", "display_name": "Demo Administrator",
-                         "email": "admin@demo.example", "is_admin": true})),
+            Some(
+                &json!({"username": "admin", "display_name": "Demo Administrator",
+                         "email": "admin@demo.example", "is_admin": true}),
+            ),
         )
         .await
         .map_err(s)?;
-    set_demo_password(&api, &p, &admin, &admin_password).await.map_err(s)?;
+    set_demo_password(&api, &p, &admin, &admin_password)
+        .await
+        .map_err(s)?;
 
     let hq = api
-        .json(Method::POST, &format!("{p}/org-units"), Some(&json!({"name": "Headquarters"})))
+        .json(
+            Method::POST,
+            &format!("{p}/org-units"),
+            Some(&json!({"name": "Headquarters"})),
+        )
         .await
         .map_err(s)?;
     let eng_ou = api
@@ -249,12 +277,16 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
             .json(
                 Method::POST,
                 &format!("{p}/users"),
-                Some(&json!({"username": username, "display_name": display, "email": email,
-                             "phone": phone})),
+                Some(
+                    &json!({"username": username, "display_name": display, "email": email,
+                             "phone": phone}),
+                ),
             )
             .await
             .map_err(s)?;
-        set_demo_password(&api, &p, &user, &password).await.map_err(s)?;
+        set_demo_password(&api, &p, &user, &password)
+            .await
+            .map_err(s)?;
         let uid = user["id"].as_str().unwrap_or_default().to_owned();
         api.json(
             Method::POST,
@@ -266,7 +298,10 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         if username != "carol" {
             api.json(
                 Method::POST,
-                &format!("{p}/groups/{}/members", eng_group["id"].as_str().unwrap_or_default()),
+                &format!(
+                    "{p}/groups/{}/members",
+                    eng_group["id"].as_str().unwrap_or_default()
+                ),
                 Some(&json!({"user_id": uid})),
             )
             .await
@@ -354,7 +389,11 @@ fn print_summary(demo: &Value, path: &Path) {
     );
     if let Some(users) = i["users"].as_array() {
         for u in users {
-            println!("  user           {} / {}", text(&u["username"]), text(&u["password"]));
+            println!(
+                "  user           {} / {}",
+                text(&u["username"]),
+                text(&u["password"])
+            );
         }
     }
     println!("  API token      {}", text(&i["api_token"]));
@@ -364,7 +403,10 @@ fn print_summary(demo: &Value, path: &Path) {
             println!("    metadata     {}", text(&a["metadata_url"]));
         }
     }
-    println!("Demo SP          {}  (try \"Sign in with Gatehouse\")", text(&demo["demo_sp"]["url"]));
+    println!(
+        "Demo SP          {}  (try \"Sign in with Gatehouse\")",
+        text(&demo["demo_sp"]["url"])
+    );
     println!();
     println!("All of this is in {}. Ctrl-C stops.", path.display());
 }

@@ -175,8 +175,12 @@ pub enum NameIdFormat {
 
 impl NameIdFormat {
     /// Every format, in console order.
-    pub const ALL: [NameIdFormat; 4] =
-        [NameIdFormat::Unspecified, NameIdFormat::EmailAddress, NameIdFormat::Persistent, NameIdFormat::Transient];
+    pub const ALL: [NameIdFormat; 4] = [
+        NameIdFormat::Unspecified,
+        NameIdFormat::EmailAddress,
+        NameIdFormat::Persistent,
+        NameIdFormat::Transient,
+    ];
 
     /// The format URI.
     pub fn uri(self) -> &'static str {
@@ -240,7 +244,9 @@ pub enum AccountMapping {
 
 impl Default for AccountMapping {
     fn default() -> Self {
-        AccountMapping::IdaasAccount { field: AccountField::Username }
+        AccountMapping::IdaasAccount {
+            field: AccountField::Username,
+        }
     }
 }
 
@@ -262,14 +268,21 @@ impl AccountMapping {
             AccountField::Username => Some(ctx.user.username.clone()).filter(|v| !v.is_empty()),
             AccountField::Email => ctx.user.email.clone().filter(|v| !v.is_empty()),
         };
-        let app_account = ctx.app_username.filter(|v| !v.is_empty()).map(str::to_owned);
+        let app_account = ctx
+            .app_username
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
         match self {
             AccountMapping::IdaasAccount { field: f } => field(*f).ok_or(NameIdError::MissingValue),
-            AccountMapping::ApplicationAccount => app_account.ok_or(NameIdError::NoApplicationAccount),
-            AccountMapping::PrimaryApplicationAccount { fallback } => {
-                app_account.or_else(|| field(*fallback)).ok_or(NameIdError::MissingValue)
+            AccountMapping::ApplicationAccount => {
+                app_account.ok_or(NameIdError::NoApplicationAccount)
             }
-            AccountMapping::Expression { expression } => expression.eval(ctx).ok_or(NameIdError::MissingValue),
+            AccountMapping::PrimaryApplicationAccount { fallback } => app_account
+                .or_else(|| field(*fallback))
+                .ok_or(NameIdError::MissingValue),
+            AccountMapping::Expression { expression } => {
+                expression.eval(ctx).ok_or(NameIdError::MissingValue)
+            }
         }
     }
 }
@@ -449,7 +462,9 @@ pub enum ConfigError {
     #[error("every optional RelayState needs a display name")]
     MissingRelayStateName,
     /// `only_app_init_sso` needs an http(s) `init_login_url`.
-    #[error("SSO initiated only by the application needs an http(s) IDaaS sign-in URL of the application")]
+    #[error(
+        "SSO initiated only by the application needs an http(s) IDaaS sign-in URL of the application"
+    )]
     MissingInitLoginUrl,
     /// An attribute statement has an empty or duplicated name.
     #[error("attribute names must be non-empty and unique: {0:?}")]
@@ -487,7 +502,8 @@ fn valid_entity_id(value: &str) -> bool {
 /// Parses an absolute http(s) URL without fragment.
 pub fn parse_http_url(value: &str) -> Option<Url> {
     let url = Url::parse(value.trim()).ok()?;
-    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.fragment().is_none()).then_some(url)
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && url.fragment().is_none())
+        .then_some(url)
 }
 
 fn blank_to_none(value: &mut Option<String>) {
@@ -512,7 +528,11 @@ impl SamlConfig {
         self.sp_certificates = self
             .sp_certificates
             .iter()
-            .map(|c| c.chars().filter(|ch| !ch.is_whitespace()).collect::<String>())
+            .map(|c| {
+                c.chars()
+                    .filter(|ch| !ch.is_whitespace())
+                    .collect::<String>()
+            })
             .filter(|c| !c.is_empty())
             .collect();
     }
@@ -557,7 +577,11 @@ impl SamlConfig {
             }
         }
         if self.init_login_type == InitLoginType::OnlyAppInitSso
-            && self.init_login_url.as_deref().and_then(parse_http_url).is_none()
+            && self
+                .init_login_url
+                .as_deref()
+                .and_then(parse_http_url)
+                .is_none()
         {
             return Err(ConfigError::MissingInitLoginUrl);
         }
@@ -594,29 +618,43 @@ impl SamlConfig {
 
     /// The SP entity ID and ACS URL, when both are set.
     pub fn sp_binding(&self) -> Option<SpBinding> {
-        Some(SpBinding { entity_id: self.sp_entity_id.clone()?, acs_url: self.acs_url.clone()? })
+        Some(SpBinding {
+            entity_id: self.sp_entity_id.clone()?,
+            acs_url: self.acs_url.clone()?,
+        })
     }
 
     /// The IdP entity ID for an app at `instance_base_url`.
     pub fn idp_entity_id_or_default(&self, instance_base_url: &str, app_id: &str) -> String {
-        self.idp_entity_id.clone().unwrap_or_else(|| default_idp_entity_id(instance_base_url, app_id))
+        self.idp_entity_id
+            .clone()
+            .unwrap_or_else(|| default_idp_entity_id(instance_base_url, app_id))
     }
 
     /// Whether `relay_state` is the default or one of the optional RelayStates.
     pub fn offers_relay_state(&self, relay_state: &str) -> bool {
         self.default_relay_state.as_deref() == Some(relay_state)
-            || self.optional_relay_states.iter().any(|o| o.relay_state == relay_state)
+            || self
+                .optional_relay_states
+                .iter()
+                .any(|o| o.relay_state == relay_state)
     }
 }
 
 /// `{instance_base}/api/v2/{app_id}/saml2/meta`, the default IdP entity ID and metadata URL.
 pub fn default_idp_entity_id(instance_base_url: &str, app_id: &str) -> String {
-    format!("{}/api/v2/{app_id}/saml2/meta", instance_base_url.trim_end_matches('/'))
+    format!(
+        "{}/api/v2/{app_id}/saml2/meta",
+        instance_base_url.trim_end_matches('/')
+    )
 }
 
 /// `{instance_base}/login/app/{app_id}/saml2/sso`, the SSO endpoint.
 pub fn sso_url(instance_base_url: &str, app_id: &str) -> String {
-    format!("{}/login/app/{app_id}/saml2/sso", instance_base_url.trim_end_matches('/'))
+    format!(
+        "{}/login/app/{app_id}/saml2/sso",
+        instance_base_url.trim_end_matches('/')
+    )
 }
 
 fn is_certificate(b64: &str) -> bool {
@@ -642,9 +680,15 @@ mod tests {
         let c = SamlConfig::default();
         c.validate().unwrap();
         let json = serde_json::to_value(&c).unwrap();
-        assert_eq!(json["name_id_format"], "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified");
+        assert_eq!(
+            json["name_id_format"],
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+        );
         assert_eq!(json["signature_algorithm"], "RSA-SHA256");
-        assert_eq!(json["application_account"], serde_json::json!({"type": "idaas_account", "field": "username"}));
+        assert_eq!(
+            json["application_account"],
+            serde_json::json!({"type": "idaas_account", "field": "username"})
+        );
         let back: SamlConfig = serde_json::from_value(json).unwrap();
         assert_eq!(back, c);
         let minimal: SamlConfig = serde_json::from_str("{}").unwrap();
@@ -664,29 +708,66 @@ mod tests {
             f(&mut c);
             c.validate().unwrap_err()
         };
-        assert_eq!(bad(|c| { c.assertion_signed = false; c.response_signed = false; }), ConfigError::NothingSigned);
-        assert_eq!(bad(|c| c.acs_url = Some("javascript:alert(1)".into())), ConfigError::InvalidAcsUrl);
-        assert_eq!(bad(|c| c.acs_url = Some("https://sp/acs#x".into())), ConfigError::InvalidAcsUrl);
-        assert_eq!(bad(|c| c.acs_url = Some("/relative".into())), ConfigError::InvalidAcsUrl);
-        assert_eq!(bad(|c| c.sp_entity_id = Some("has space".into())), ConfigError::InvalidEntityId { which: "SP" });
-        assert_eq!(
-            bad(|c| c.optional_relay_states = vec![OptionalRelayState { display_name: "A".into(), relay_state: "x".into() }]),
-            ConfigError::OptionalRelayStatesWithoutDefault
-        );
-        assert_eq!(bad(|c| c.init_login_type = InitLoginType::OnlyAppInitSso), ConfigError::MissingInitLoginUrl);
-        assert_eq!(bad(|c| c.assertion_validity_secs = 5), ConfigError::InvalidTiming);
-        assert_eq!(bad(|c| c.sp_certificates = vec!["AAAA".into()]), ConfigError::InvalidCertificate { index: 0 });
-        assert_eq!(bad(|c| c.want_signed_requests = true), ConfigError::SignedRequestsWithoutCertificate);
         assert_eq!(
             bad(|c| {
-                let dup = AttributeStatement { name: "a".into(), value_expression: AttributeExpr::parse("user.email").unwrap() };
+                c.assertion_signed = false;
+                c.response_signed = false;
+            }),
+            ConfigError::NothingSigned
+        );
+        assert_eq!(
+            bad(|c| c.acs_url = Some("javascript:alert(1)".into())),
+            ConfigError::InvalidAcsUrl
+        );
+        assert_eq!(
+            bad(|c| c.acs_url = Some("https://sp/acs#x".into())),
+            ConfigError::InvalidAcsUrl
+        );
+        assert_eq!(
+            bad(|c| c.acs_url = Some("/relative".into())),
+            ConfigError::InvalidAcsUrl
+        );
+        assert_eq!(
+            bad(|c| c.sp_entity_id = Some("has space".into())),
+            ConfigError::InvalidEntityId { which: "SP" }
+        );
+        assert_eq!(
+            bad(|c| c.optional_relay_states = vec![OptionalRelayState {
+                display_name: "A".into(),
+                relay_state: "x".into()
+            }]),
+            ConfigError::OptionalRelayStatesWithoutDefault
+        );
+        assert_eq!(
+            bad(|c| c.init_login_type = InitLoginType::OnlyAppInitSso),
+            ConfigError::MissingInitLoginUrl
+        );
+        assert_eq!(
+            bad(|c| c.assertion_validity_secs = 5),
+            ConfigError::InvalidTiming
+        );
+        assert_eq!(
+            bad(|c| c.sp_certificates = vec!["AAAA".into()]),
+            ConfigError::InvalidCertificate { index: 0 }
+        );
+        assert_eq!(
+            bad(|c| c.want_signed_requests = true),
+            ConfigError::SignedRequestsWithoutCertificate
+        );
+        assert_eq!(
+            bad(|c| {
+                let dup = AttributeStatement {
+                    name: "a".into(),
+                    value_expression: AttributeExpr::parse("user.email").unwrap(),
+                };
                 c.attribute_statements = vec![dup.clone(), dup];
             }),
             ConfigError::InvalidAttributeName("a".into())
         );
         let mut with_only_app = ok.clone();
         with_only_app.init_login_type = InitLoginType::OnlyAppInitSso;
-        with_only_app.init_login_url = Some("http://127.0.0.1:8000/start_login?enterprise_code=ABCDEF".into());
+        with_only_app.init_login_url =
+            Some("http://127.0.0.1:8000/start_login?enterprise_code=ABCDEF".into());
         with_only_app.validate().unwrap();
     }
 
@@ -708,27 +789,60 @@ mod tests {
     #[test]
     fn name_id_options() {
         let u = user();
-        let with = EvalContext { user: &u, app_username: Some("alice.app") };
-        let without = EvalContext { user: &u, app_username: None };
-        let m1 = AccountMapping::IdaasAccount { field: AccountField::Email };
+        let with = EvalContext {
+            user: &u,
+            app_username: Some("alice.app"),
+        };
+        let without = EvalContext {
+            user: &u,
+            app_username: None,
+        };
+        let m1 = AccountMapping::IdaasAccount {
+            field: AccountField::Email,
+        };
         assert_eq!(m1.resolve(&without).unwrap(), "alice@example.com");
-        assert_eq!(AccountMapping::ApplicationAccount.resolve(&with).unwrap(), "alice.app");
-        assert_eq!(AccountMapping::ApplicationAccount.resolve(&without), Err(NameIdError::NoApplicationAccount));
-        let m3 = AccountMapping::PrimaryApplicationAccount { fallback: AccountField::Username };
+        assert_eq!(
+            AccountMapping::ApplicationAccount.resolve(&with).unwrap(),
+            "alice.app"
+        );
+        assert_eq!(
+            AccountMapping::ApplicationAccount.resolve(&without),
+            Err(NameIdError::NoApplicationAccount)
+        );
+        let m3 = AccountMapping::PrimaryApplicationAccount {
+            fallback: AccountField::Username,
+        };
         assert_eq!(m3.resolve(&with).unwrap(), "alice.app");
         assert_eq!(m3.resolve(&without).unwrap(), "Alice");
-        let no_mail = UserAttributes { email: None, ..user() };
-        let ctx = EvalContext { user: &no_mail, app_username: None };
+        let no_mail = UserAttributes {
+            email: None,
+            ..user()
+        };
+        let ctx = EvalContext {
+            user: &no_mail,
+            app_username: None,
+        };
         assert_eq!(m1.resolve(&ctx), Err(NameIdError::MissingValue));
-        let m4 = AccountMapping::Expression { expression: AttributeExpr::parse("user.displayName").unwrap() };
+        let m4 = AccountMapping::Expression {
+            expression: AttributeExpr::parse("user.displayName").unwrap(),
+        };
         assert_eq!(m4.resolve(&ctx), Err(NameIdError::MissingValue));
     }
 
     #[test]
     fn urls() {
-        assert_eq!(default_idp_entity_id("https://login.example.com/", "app_1"), "https://login.example.com/api/v2/app_1/saml2/meta");
-        assert_eq!(sso_url("http://127.0.0.1:8080", "app_1"), "http://127.0.0.1:8080/login/app/app_1/saml2/sso");
-        assert_eq!(NameIdFormat::from_uri("urn:oasis:names:tc:SAML:2.0:nameid-format:transient"), Some(NameIdFormat::Transient));
+        assert_eq!(
+            default_idp_entity_id("https://login.example.com/", "app_1"),
+            "https://login.example.com/api/v2/app_1/saml2/meta"
+        );
+        assert_eq!(
+            sso_url("http://127.0.0.1:8080", "app_1"),
+            "http://127.0.0.1:8080/login/app/app_1/saml2/sso"
+        );
+        assert_eq!(
+            NameIdFormat::from_uri("urn:oasis:names:tc:SAML:2.0:nameid-format:transient"),
+            Some(NameIdFormat::Transient)
+        );
     }
 }
 
@@ -794,7 +908,10 @@ mod services {
     fn parse_name(name: &str) -> Result<String, InvalidInput> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-            return Err(InvalidInput::new("name", "must be 1 to 128 characters without control characters"));
+            return Err(InvalidInput::new(
+                "name",
+                "must be 1 to 128 characters without control characters",
+            ));
         }
         Ok(name.to_owned())
     }
@@ -810,7 +927,11 @@ mod services {
                 for (k, v) in p {
                     // Lists and enums are replaced as a whole; nested plain objects merge.
                     match b.get_mut(&k) {
-                        Some(existing) if existing.is_object() && v.is_object() && k != "application_account" => {
+                        Some(existing)
+                            if existing.is_object()
+                                && v.is_object()
+                                && k != "application_account" =>
+                        {
                             merge(existing, v)
                         }
                         _ => {
@@ -831,7 +952,12 @@ mod services {
 
         /// Creates an application from a template; SSO starts enabled, authorization "All Users"
         /// for template apps is left to the admin (default: authorize_required for safety).
-        pub async fn create_application(&self, instance: &Instance, actor: &Actor, new: NewApplication) -> Result<Application> {
+        pub async fn create_application(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            new: NewApplication,
+        ) -> Result<Application> {
             let template = marketplace::find(&new.template_id)
                 .ok_or_else(|| Error::invalid("template_id", "unknown marketplace template"))?;
             let name = parse_name(new.name.as_deref().unwrap_or(template.name))?;
@@ -841,7 +967,11 @@ mod services {
                 instance_id: instance.id.clone(),
                 name,
                 template_id: Some(template.id.to_owned()),
-                source_type: if template.id == marketplace::SAML2_STANDARD { SourceType::Standard } else { SourceType::Template },
+                source_type: if template.id == marketplace::SAML2_STANDARD {
+                    SourceType::Standard
+                } else {
+                    SourceType::Template
+                },
                 sso_type: "saml2".to_owned(),
                 status: Status::Enabled,
                 sso_status: Status::Enabled,
@@ -861,19 +991,36 @@ mod services {
         }
 
         /// One application of the instance.
-        pub async fn get_application(&self, instance_id: &str, app_id: &str) -> Result<Application> {
+        pub async fn get_application(
+            &self,
+            instance_id: &str,
+            app_id: &str,
+        ) -> Result<Application> {
             let mut conn = self.store.read().await?;
-            store::application::get(&mut conn, instance_id, app_id).await?.ok_or(Error::NotFound("application"))
+            store::application::get(&mut conn, instance_id, app_id)
+                .await?
+                .ok_or(Error::NotFound("application"))
         }
 
         /// Applications of the instance, optionally filtered by name.
-        pub async fn list_applications(&self, instance_id: &str, query: Option<&str>) -> Result<Vec<Application>> {
+        pub async fn list_applications(
+            &self,
+            instance_id: &str,
+            query: Option<&str>,
+        ) -> Result<Vec<Application>> {
             let mut conn = self.store.read().await?;
             store::application::list(&mut conn, instance_id, query).await
         }
 
         /// Loads, changes and stores an application in one transaction with its audit event.
-        async fn change_application<F>(&self, instance: &Instance, actor: &Actor, app_id: &str, verb: &str, change: F) -> Result<Application>
+        async fn change_application<F>(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            verb: &str,
+            change: F,
+        ) -> Result<Application>
         where
             F: FnOnce(&mut Application) -> Result<serde_json::Value>,
         {
@@ -893,7 +1040,13 @@ mod services {
         }
 
         /// Applies an [`ApplicationUpdate`].
-        pub async fn update_application(&self, instance: &Instance, actor: &Actor, app_id: &str, update: ApplicationUpdate) -> Result<Application> {
+        pub async fn update_application(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            update: ApplicationUpdate,
+        ) -> Result<Application> {
             self.change_application(instance, actor, app_id, "update", |app| {
                 let mut changed = Vec::new();
                 if let Some(name) = &update.name {
@@ -911,10 +1064,11 @@ mod services {
                     if let Some(obj) = patch.as_object() {
                         changed.extend(obj.keys().map(|k| format!("saml.{k}")));
                     }
-                    let mut current = serde_json::to_value(&app.saml).map_err(|e| Error::Internal(e.to_string()))?;
+                    let mut current = serde_json::to_value(&app.saml)
+                        .map_err(|e| Error::Internal(e.to_string()))?;
                     merge(&mut current, patch);
-                    let mut cfg: SamlConfig =
-                        serde_json::from_value(current).map_err(|e| Error::invalid("saml", e.to_string()))?;
+                    let mut cfg: SamlConfig = serde_json::from_value(current)
+                        .map_err(|e| Error::invalid("saml", e.to_string()))?;
                     cfg.normalize();
                     cfg.validate().map_err(invalid_config)?;
                     app.saml = cfg;
@@ -925,8 +1079,18 @@ mod services {
         }
 
         /// Enables or disables the application.
-        pub async fn set_application_status(&self, instance: &Instance, actor: &Actor, app_id: &str, status: Status) -> Result<Application> {
-            let verb = if status == Status::Enabled { "enable" } else { "disable" };
+        pub async fn set_application_status(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            status: Status,
+        ) -> Result<Application> {
+            let verb = if status == Status::Enabled {
+                "enable"
+            } else {
+                "disable"
+            };
             self.change_application(instance, actor, app_id, verb, |app| {
                 app.status = status;
                 Ok(json!({ "status": status.as_str() }))
@@ -935,8 +1099,18 @@ mod services {
         }
 
         /// Enables or disables SSO of the application.
-        pub async fn set_sso_status(&self, instance: &Instance, actor: &Actor, app_id: &str, status: Status) -> Result<Application> {
-            let verb = if status == Status::Enabled { "enable_sso" } else { "disable_sso" };
+        pub async fn set_sso_status(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            status: Status,
+        ) -> Result<Application> {
+            let verb = if status == Status::Enabled {
+                "enable_sso"
+            } else {
+                "disable_sso"
+            };
             self.change_application(instance, actor, app_id, verb, |app| {
                 app.sso_status = status;
                 Ok(json!({ "sso_status": status.as_str() }))
@@ -945,10 +1119,18 @@ mod services {
         }
 
         /// Converts a template application to the standard SAML template (one way).
-        pub async fn convert_to_standard(&self, instance: &Instance, actor: &Actor, app_id: &str) -> Result<Application> {
+        pub async fn convert_to_standard(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+        ) -> Result<Application> {
             self.change_application(instance, actor, app_id, "convert_to_standard", |app| {
                 if app.source_type == SourceType::Standard {
-                    return Err(Error::invalid("source_type", "the application already uses the standard SAML template"));
+                    return Err(Error::invalid(
+                        "source_type",
+                        "the application already uses the standard SAML template",
+                    ));
                 }
                 app.source_type = SourceType::Standard;
                 Ok(json!({ "from_template": app.template_id }))
@@ -957,32 +1139,65 @@ mod services {
         }
 
         /// Deletes an application.
-        pub async fn delete_application(&self, instance: &Instance, actor: &Actor, app_id: &str) -> Result<()> {
+        pub async fn delete_application(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+        ) -> Result<()> {
             let mut tx = self.store.begin_write().await?;
             if !store::application::delete(&mut tx, &instance.id, app_id).await? {
                 return Err(Error::NotFound("application"));
             }
-            let event = NewAuditEvent::new(Some(&instance.id), actor, "application", "delete").target("application", app_id);
+            let event = NewAuditEvent::new(Some(&instance.id), actor, "application", "delete")
+                .target("application", app_id);
             self.audit_in(&mut tx, event).await?;
             tx.commit().await?;
             Ok(())
         }
 
         /// Pre-fills the SAML configuration from SP metadata XML (entity ID, ACS, signing certs).
-        pub async fn import_sp_metadata(&self, instance: &Instance, actor: &Actor, app_id: &str, xml: &str, source: &str) -> Result<MetadataImport> {
-            let sps = saml::metadata::parse_sp_metadata(xml).map_err(|e| Error::invalid("metadata", e.to_string()))?;
+        pub async fn import_sp_metadata(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            xml: &str,
+            source: &str,
+        ) -> Result<MetadataImport> {
+            let sps = saml::metadata::parse_sp_metadata(xml)
+                .map_err(|e| Error::invalid("metadata", e.to_string()))?;
             let sp = match sps.as_slice() {
                 [one] => one.clone(),
-                _ => return Err(Error::invalid("metadata", format!("the metadata describes {} service providers; upload one", sps.len()))),
+                _ => {
+                    return Err(Error::invalid(
+                        "metadata",
+                        format!(
+                            "the metadata describes {} service providers; upload one",
+                            sps.len()
+                        ),
+                    ));
+                }
             };
             let post = saml::metadata::BINDING_HTTP_POST;
-            let mut acs: Vec<_> = sp.assertion_consumer_services.iter().filter(|a| a.binding == post).collect();
+            let mut acs: Vec<_> = sp
+                .assertion_consumer_services
+                .iter()
+                .filter(|a| a.binding == post)
+                .collect();
             acs.sort_by_key(|a| (a.is_default != Some(true), a.index));
-            let acs = acs
-                .first()
-                .map(|a| a.location.clone())
-                .ok_or_else(|| Error::invalid("metadata", "the SP has no HTTP-POST assertion consumer service"))?;
-            let certs: Vec<String> = sp.signing_certs.iter().take(super::MAX_SP_CERTIFICATES).map(|c| c.to_base64()).collect();
+            let acs = acs.first().map(|a| a.location.clone()).ok_or_else(|| {
+                Error::invalid(
+                    "metadata",
+                    "the SP has no HTTP-POST assertion consumer service",
+                )
+            })?;
+            let certs: Vec<String> = sp
+                .signing_certs
+                .iter()
+                .take(super::MAX_SP_CERTIFICATES)
+                .map(|c| c.to_base64())
+                .collect();
             let entity_id = sp.entity_id.clone();
             let name_id_format = match sp.name_id_formats.as_slice() {
                 [one] => super::NameIdFormat::from_uri(one),
@@ -1006,15 +1221,27 @@ mod services {
                     Ok(json!({ "source": source, "sp_entity_id": entity_id, "acs_url": acs }))
                 })
                 .await?;
-            Ok(MetadataImport { sp_entity_id: entity_id, acs_url: acs, sp_certificates: certs.len(), application: app })
+            Ok(MetadataImport {
+                sp_entity_id: entity_id,
+                acs_url: acs,
+                sp_certificates: certs.len(),
+                application: app,
+            })
         }
 
         /// Fetches SP metadata from `url` (SSRF-guarded, see [`crate::application::fetch`]) and imports it.
-        pub async fn import_sp_metadata_url(&self, instance: &Instance, actor: &Actor, app_id: &str, url: &str) -> Result<MetadataImport> {
+        pub async fn import_sp_metadata_url(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            url: &str,
+        ) -> Result<MetadataImport> {
             let xml = super::fetch::fetch_metadata(url, self.config.metadata_fetch_allow_private)
                 .await
                 .map_err(|e| Error::invalid("url", e.to_string()))?;
-            self.import_sp_metadata(instance, actor, app_id, &xml, url).await
+            self.import_sp_metadata(instance, actor, app_id, &xml, url)
+                .await
         }
 
         /// Grants of an application.
@@ -1025,12 +1252,24 @@ mod services {
         }
 
         /// Adds or removes a grant.
-        pub async fn set_grant(&self, instance: &Instance, actor: &Actor, app_id: &str, subject_type: SubjectType, subject_id: &str, granted: bool) -> Result<()> {
+        pub async fn set_grant(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            subject_type: SubjectType,
+            subject_id: &str,
+            granted: bool,
+        ) -> Result<()> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            store::application::get(&mut tx, &instance.id, app_id).await?.ok_or(Error::NotFound("application"))?;
+            store::application::get(&mut tx, &instance.id, app_id)
+                .await?
+                .ok_or(Error::NotFound("application"))?;
             if granted {
-                if !store::grant::subject_exists(&mut tx, &instance.id, subject_type, subject_id).await? {
+                if !store::grant::subject_exists(&mut tx, &instance.id, subject_type, subject_id)
+                    .await?
+                {
                     return Err(Error::NotFound("grant subject"));
                 }
                 store::grant::add(&mut tx, app_id, subject_type, subject_id, now).await?;
@@ -1047,8 +1286,14 @@ mod services {
         }
 
         /// Whether `user` may use `app` (authorization type and grants; the user must be enabled).
-        pub async fn is_authorized(&self, app: &Application, user: &crate::user::User) -> Result<bool> {
-            if user.status != crate::user::UserStatus::Enabled || user.instance_id != app.instance_id {
+        pub async fn is_authorized(
+            &self,
+            app: &Application,
+            user: &crate::user::User,
+        ) -> Result<bool> {
+            if user.status != crate::user::UserStatus::Enabled
+                || user.instance_id != app.instance_id
+            {
                 return Ok(false);
             }
             match app.authorization_type {
@@ -1061,7 +1306,11 @@ mod services {
         }
 
         /// Enabled, SSO-enabled applications `user` may use (the portal list).
-        pub async fn portal_applications(&self, instance_id: &str, user: &crate::user::User) -> Result<Vec<Application>> {
+        pub async fn portal_applications(
+            &self,
+            instance_id: &str,
+            user: &crate::user::User,
+        ) -> Result<Vec<Application>> {
             let apps = self.list_applications(instance_id, None).await?;
             let granted = {
                 let mut conn = self.store.read().await?;
@@ -1070,27 +1319,50 @@ mod services {
             Ok(apps
                 .into_iter()
                 .filter(|a| a.sso_usable())
-                .filter(|a| a.authorization_type == AuthorizationType::DefaultAll || granted.contains(&a.id))
+                .filter(|a| {
+                    a.authorization_type == AuthorizationType::DefaultAll || granted.contains(&a.id)
+                })
                 .collect())
         }
 
         /// Application accounts of an application.
-        pub async fn list_app_accounts(&self, instance_id: &str, app_id: &str) -> Result<Vec<AppAccount>> {
+        pub async fn list_app_accounts(
+            &self,
+            instance_id: &str,
+            app_id: &str,
+        ) -> Result<Vec<AppAccount>> {
             self.get_application(instance_id, app_id).await?;
             let mut conn = self.store.read().await?;
             store::app_account::list(&mut conn, app_id).await
         }
 
         /// Maps a user to an application username (replacing an existing mapping).
-        pub async fn set_app_account(&self, instance: &Instance, actor: &Actor, app_id: &str, user_id: &str, app_username: &str) -> Result<AppAccount> {
+        pub async fn set_app_account(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            user_id: &str,
+            app_username: &str,
+        ) -> Result<AppAccount> {
             let app_username = app_username.trim();
-            if app_username.is_empty() || app_username.chars().count() > 256 || app_username.chars().any(char::is_control) {
-                return Err(Error::invalid("app_username", "must be 1 to 256 characters without control characters"));
+            if app_username.is_empty()
+                || app_username.chars().count() > 256
+                || app_username.chars().any(char::is_control)
+            {
+                return Err(Error::invalid(
+                    "app_username",
+                    "must be 1 to 256 characters without control characters",
+                ));
             }
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            store::application::get(&mut tx, &instance.id, app_id).await?.ok_or(Error::NotFound("application"))?;
-            store::user::get(&mut tx, &instance.id, user_id).await?.ok_or(Error::NotFound("user"))?;
+            store::application::get(&mut tx, &instance.id, app_id)
+                .await?
+                .ok_or(Error::NotFound("application"))?;
+            store::user::get(&mut tx, &instance.id, user_id)
+                .await?
+                .ok_or(Error::NotFound("user"))?;
             let account = store::app_account::upsert(
                 &mut tx,
                 &AppAccount {
@@ -1111,15 +1383,24 @@ mod services {
         }
 
         /// Removes an application account.
-        pub async fn delete_app_account(&self, instance: &Instance, actor: &Actor, app_id: &str, account_id: &str) -> Result<()> {
+        pub async fn delete_app_account(
+            &self,
+            instance: &Instance,
+            actor: &Actor,
+            app_id: &str,
+            account_id: &str,
+        ) -> Result<()> {
             let mut tx = self.store.begin_write().await?;
-            store::application::get(&mut tx, &instance.id, app_id).await?.ok_or(Error::NotFound("application"))?;
+            store::application::get(&mut tx, &instance.id, app_id)
+                .await?
+                .ok_or(Error::NotFound("application"))?;
             if !store::app_account::delete(&mut tx, app_id, account_id).await? {
                 return Err(Error::NotFound("application account"));
             }
-            let event = NewAuditEvent::new(Some(&instance.id), actor, "application", "remove_account")
-                .target("application", app_id)
-                .detail(json!({ "account_id": account_id }));
+            let event =
+                NewAuditEvent::new(Some(&instance.id), actor, "application", "remove_account")
+                    .target("application", app_id)
+                    .detail(json!({ "account_id": account_id }));
             self.audit_in(&mut tx, event).await?;
             tx.commit().await?;
             Ok(())
@@ -1212,7 +1493,10 @@ pub mod fetch {
             || o[0] >= 240)
     }
 
-    async fn resolve_checked(url: &url::Url, allow_private: bool) -> Result<SocketAddr, FetchError> {
+    async fn resolve_checked(
+        url: &url::Url,
+        allow_private: bool,
+    ) -> Result<SocketAddr, FetchError> {
         match url.scheme() {
             "https" => {}
             "http" if allow_private => {}
@@ -1221,7 +1505,10 @@ pub mod fetch {
         let host = url.host_str().ok_or(FetchError::InvalidUrl)?;
         let port = url.port_or_known_default().ok_or(FetchError::InvalidUrl)?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await.map_err(|_| FetchError::Resolve)?.collect();
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|_| FetchError::Resolve)?
+            .collect();
         if addrs.is_empty() {
             return Err(FetchError::Resolve);
         }
@@ -1249,7 +1536,11 @@ pub mod fetch {
                 .resolve(&host, addr)
                 .build()
                 .map_err(|e| FetchError::Http(e.to_string()))?;
-            let mut resp = client.get(current.clone()).send().await.map_err(|e| FetchError::Http(e.to_string()))?;
+            let mut resp = client
+                .get(current.clone())
+                .send()
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))?;
             let status = resp.status();
             if status.is_redirection() {
                 let location = resp
@@ -1263,11 +1554,18 @@ pub mod fetch {
             if status.as_u16() != 200 {
                 return Err(FetchError::Status(status.as_u16()));
             }
-            if resp.content_length().is_some_and(|l| l > MAX_METADATA_BYTES as u64) {
+            if resp
+                .content_length()
+                .is_some_and(|l| l > MAX_METADATA_BYTES as u64)
+            {
                 return Err(FetchError::TooLarge);
             }
             let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Http(e.to_string()))? {
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))?
+            {
                 if body.len() + chunk.len() > MAX_METADATA_BYTES {
                     return Err(FetchError::TooLarge);
                 }
@@ -1284,7 +1582,20 @@ pub mod fetch {
 
         #[test]
         fn public_addresses() {
-            for bad in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "224.0.0.1"] {
+            for bad in [
+                "127.0.0.1",
+                "10.1.2.3",
+                "172.16.0.1",
+                "192.168.1.1",
+                "169.254.169.254",
+                "100.64.0.1",
+                "0.0.0.0",
+                "::1",
+                "fe80::1",
+                "fd00::1",
+                "::ffff:127.0.0.1",
+                "224.0.0.1",
+            ] {
                 assert!(!is_public(bad.parse().unwrap()), "{bad}");
             }
             for good in ["8.8.8.8", "2606:4700:4700::1111", "1.1.1.1"] {
@@ -1294,11 +1605,26 @@ pub mod fetch {
 
         #[tokio::test]
         async fn refuses_http_and_loopback() {
-            assert!(matches!(fetch_metadata("http://example.com/m", false).await, Err(FetchError::SchemeNotAllowed)));
-            assert!(matches!(fetch_metadata("https://127.0.0.1/m", false).await, Err(FetchError::AddressNotAllowed)));
-            assert!(matches!(fetch_metadata("https://localhost/m", false).await, Err(FetchError::AddressNotAllowed)));
-            assert!(matches!(fetch_metadata("ftp://x/m", true).await, Err(FetchError::SchemeNotAllowed)));
-            assert!(matches!(fetch_metadata("not a url", true).await, Err(FetchError::InvalidUrl)));
+            assert!(matches!(
+                fetch_metadata("http://example.com/m", false).await,
+                Err(FetchError::SchemeNotAllowed)
+            ));
+            assert!(matches!(
+                fetch_metadata("https://127.0.0.1/m", false).await,
+                Err(FetchError::AddressNotAllowed)
+            ));
+            assert!(matches!(
+                fetch_metadata("https://localhost/m", false).await,
+                Err(FetchError::AddressNotAllowed)
+            ));
+            assert!(matches!(
+                fetch_metadata("ftp://x/m", true).await,
+                Err(FetchError::SchemeNotAllowed)
+            ));
+            assert!(matches!(
+                fetch_metadata("not a url", true).await,
+                Err(FetchError::InvalidUrl)
+            ));
         }
     }
 }

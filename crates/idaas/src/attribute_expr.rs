@@ -147,8 +147,12 @@ impl Collection {
             (Collection::Groups, "groupId") => ItemField::GroupId,
             (Collection::Groups, "groupName") => ItemField::GroupName,
             (Collection::Groups, "groupExternalId") => ItemField::GroupExternalId,
-            (Collection::OrganizationalUnits, "organizationalUnitId") => ItemField::OrganizationalUnitId,
-            (Collection::OrganizationalUnits, "organizationalUnitName") => ItemField::OrganizationalUnitName,
+            (Collection::OrganizationalUnits, "organizationalUnitId") => {
+                ItemField::OrganizationalUnitId
+            }
+            (Collection::OrganizationalUnits, "organizationalUnitName") => {
+                ItemField::OrganizationalUnitName
+            }
             (Collection::OrganizationalUnits, "organizationalUnitExternalId") => {
                 ItemField::OrganizationalUnitExternalId
             }
@@ -278,7 +282,11 @@ impl Expr {
             },
             Expr::CustomField(name) => non_empty(user.custom_fields.get(name).map(String::as_str)),
             Expr::AppUsername => non_empty(ctx.app_username),
-            Expr::Join { collection, field, separator } => {
+            Expr::Join {
+                collection,
+                field,
+                separator,
+            } => {
                 let values: Vec<String> = items(user, *collection)
                     .into_iter()
                     .map(|item| item.get(*field).unwrap_or_default())
@@ -286,8 +294,10 @@ impl Expr {
                 Some(values.join(separator))
             }
             Expr::Json(collection) => {
-                let list: Vec<serde_json::Value> =
-                    items(user, *collection).into_iter().map(|item| item.to_json()).collect();
+                let list: Vec<serde_json::Value> = items(user, *collection)
+                    .into_iter()
+                    .map(|item| item.to_json())
+                    .collect();
                 Some(serde_json::Value::Array(list).to_string())
             }
         }
@@ -333,9 +343,11 @@ fn items(user: &UserAttributes, collection: Collection) -> Vec<Item<'_>> {
     match collection {
         Collection::Groups => user.groups.iter().map(Item::Group).collect(),
         Collection::OrganizationalUnits => user.org_units.iter().map(Item::OrgUnit).collect(),
-        Collection::CustomFields => {
-            user.custom_fields.iter().map(|(n, v)| Item::Field(n.as_str(), v.as_str())).collect()
-        }
+        Collection::CustomFields => user
+            .custom_fields
+            .iter()
+            .map(|(n, v)| Item::Field(n.as_str(), v.as_str()))
+            .collect(),
     }
 }
 
@@ -350,7 +362,10 @@ impl AttributeExpr {
     /// Parses and type-checks `source`.
     pub fn parse(source: &str) -> Result<Self, ExprError> {
         let expr = parse(source)?;
-        Ok(Self { source: source.trim().to_owned(), expr })
+        Ok(Self {
+            source: source.trim().to_owned(),
+            expr,
+        })
     }
 
     /// The expression text.
@@ -497,7 +512,10 @@ impl Parser {
             self.pos += 1;
             Ok(())
         } else {
-            Err(ExprError::Expected { expected, offset: self.offset() })
+            Err(ExprError::Expected {
+                expected,
+                offset: self.offset(),
+            })
         }
     }
 
@@ -537,12 +555,20 @@ impl Parser {
                             self.pos += 1;
                             path.push(seg);
                         }
-                        _ => return Err(ExprError::Expected { expected: "a name after '.'", offset: self.offset() }),
+                        _ => {
+                            return Err(ExprError::Expected {
+                                expected: "a name after '.'",
+                                offset: self.offset(),
+                            });
+                        }
                     }
                 }
                 Ok(Raw::Path(path))
             }
-            _ => Err(ExprError::Expected { expected: "a variable, a function call or a \"constant\"", offset }),
+            _ => Err(ExprError::Expected {
+                expected: "a variable, a function call or a \"constant\"",
+                offset,
+            }),
         }
     }
 }
@@ -555,10 +581,16 @@ fn parse(text: &str) -> Result<Expr, ExprError> {
     if trimmed.len() > MAX_EXPRESSION_LEN {
         return Err(ExprError::TooLong);
     }
-    let mut parser = Parser { toks: lex(trimmed)?, pos: 0, end: trimmed.len() };
+    let mut parser = Parser {
+        toks: lex(trimmed)?,
+        pos: 0,
+        end: trimmed.len(),
+    };
     let raw = parser.raw(0)?;
     if parser.pos != parser.toks.len() {
-        return Err(ExprError::TrailingInput { offset: parser.offset() });
+        return Err(ExprError::TrailingInput {
+            offset: parser.offset(),
+        });
     }
     check_string(raw)
 }
@@ -604,12 +636,19 @@ fn check_string(raw: Raw) -> Result<Expr, ExprError> {
             if let Some(field) = user_field(&path) {
                 return Ok(Expr::User(field));
             }
-            match path.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            match path
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 ["appUser", "username"] => Ok(Expr::AppUsername),
                 ["user", "customFieldMap", name, "fieldValue"] if !name.is_empty() => {
                     Ok(Expr::CustomField((*name).to_owned()))
                 }
-                _ => Err(ExprError::UnknownVariable { path: path_text(&path) }),
+                _ => Err(ExprError::UnknownVariable {
+                    path: path_text(&path),
+                }),
             }
         }
         Raw::Call(name, args) => match name.as_str() {
@@ -623,7 +662,11 @@ fn check_string(raw: Raw) -> Result<Expr, ExprError> {
                         expected: "a \"constant\" separator",
                     });
                 };
-                Ok(Expr::Join { collection, field, separator })
+                Ok(Expr::Join {
+                    collection,
+                    field,
+                    separator,
+                })
             }
             "ObjectToJsonString" => {
                 let [arg] = take_args::<1>("ObjectToJsonString", args)?;
@@ -657,30 +700,55 @@ fn check_string(raw: Raw) -> Result<Expr, ExprError> {
 fn check_mapped_list(raw: Raw) -> Result<(Collection, ItemField), ExprError> {
     const EXPECTED: &str = "ArrayMap(<list>, __item.<field>)";
     let Raw::Call(name, args) = raw else {
-        return Err(ExprError::TypeMismatch { function: "ArrayJoin", position: 1, expected: EXPECTED });
+        return Err(ExprError::TypeMismatch {
+            function: "ArrayJoin",
+            position: 1,
+            expected: EXPECTED,
+        });
     };
     if name != "ArrayMap" {
-        return Err(if matches!(name.as_str(), "ArrayJoin" | "ObjectToJsonString") {
-            ExprError::TypeMismatch { function: "ArrayJoin", position: 1, expected: EXPECTED }
-        } else {
-            ExprError::UnknownFunction { name }
-        });
+        return Err(
+            if matches!(name.as_str(), "ArrayJoin" | "ObjectToJsonString") {
+                ExprError::TypeMismatch {
+                    function: "ArrayJoin",
+                    position: 1,
+                    expected: EXPECTED,
+                }
+            } else {
+                ExprError::UnknownFunction { name }
+            },
+        );
     }
     let [list, item] = take_args::<2>("ArrayMap", args)?;
     let coll = match list {
         Raw::Path(path) => collection(&path).ok_or_else(|| {
             if user_field(&path).is_some() {
-                ExprError::TypeMismatch { function: "ArrayMap", position: 1, expected: "a list" }
+                ExprError::TypeMismatch {
+                    function: "ArrayMap",
+                    position: 1,
+                    expected: "a list",
+                }
             } else {
-                ExprError::UnknownVariable { path: path_text(&path) }
+                ExprError::UnknownVariable {
+                    path: path_text(&path),
+                }
             }
         })?,
-        _ => return Err(ExprError::TypeMismatch { function: "ArrayMap", position: 1, expected: "a list" }),
+        _ => {
+            return Err(ExprError::TypeMismatch {
+                function: "ArrayMap",
+                position: 1,
+                expected: "a list",
+            });
+        }
     };
     let field = match item {
         Raw::Path(path) if path.len() == 2 && path[0] == "__item" => coll
             .item_field(&path[1])
-            .ok_or_else(|| ExprError::UnknownItemField { collection: coll.name(), field: path[1].clone() })?,
+            .ok_or_else(|| ExprError::UnknownItemField {
+                collection: coll.name(),
+                field: path[1].clone(),
+            })?,
         _ => {
             return Err(ExprError::TypeMismatch {
                 function: "ArrayMap",
@@ -692,9 +760,16 @@ fn check_mapped_list(raw: Raw) -> Result<(Collection, ItemField), ExprError> {
     Ok((coll, field))
 }
 
-fn take_args<const N: usize>(function: &'static str, args: Vec<Raw>) -> Result<[Raw; N], ExprError> {
+fn take_args<const N: usize>(
+    function: &'static str,
+    args: Vec<Raw>,
+) -> Result<[Raw; N], ExprError> {
     let found = args.len();
-    args.try_into().map_err(|_| ExprError::WrongArity { function, expected: N, found })
+    args.try_into().map_err(|_| ExprError::WrongArity {
+        function,
+        expected: N,
+        found,
+    })
 }
 
 #[cfg(test)]
@@ -710,12 +785,28 @@ mod tests {
             status: "enabled".into(),
             primary_ou_id: Some("ou_root".into()),
             org_units: vec![
-                OrgUnitRef { id: "ou_root".into(), name: "Root".into(), external_id: None },
-                OrgUnitRef { id: "ou_eng".into(), name: "Eng".into(), external_id: Some("E1".into()) },
+                OrgUnitRef {
+                    id: "ou_root".into(),
+                    name: "Root".into(),
+                    external_id: None,
+                },
+                OrgUnitRef {
+                    id: "ou_eng".into(),
+                    name: "Eng".into(),
+                    external_id: Some("E1".into()),
+                },
             ],
             groups: vec![
-                GroupRef { id: "group_a".into(), name: "Admins".into(), external_id: Some("ext-a".into()) },
-                GroupRef { id: "group_b".into(), name: "Devs".into(), external_id: None },
+                GroupRef {
+                    id: "group_a".into(),
+                    name: "Admins".into(),
+                    external_id: Some("ext-a".into()),
+                },
+                GroupRef {
+                    id: "group_b".into(),
+                    name: "Devs".into(),
+                    external_id: None,
+                },
             ],
             custom_fields: BTreeMap::from([("dept".to_owned(), "R&D".to_owned())]),
         }
@@ -723,7 +814,10 @@ mod tests {
 
     fn eval(src: &str) -> Option<String> {
         let user = alice();
-        AttributeExpr::parse(src).unwrap().eval(&EvalContext { user: &user, app_username: Some("a.liddell") })
+        AttributeExpr::parse(src).unwrap().eval(&EvalContext {
+            user: &user,
+            app_username: Some("a.liddell"),
+        })
     }
 
     #[test]
@@ -734,30 +828,54 @@ mod tests {
         assert_eq!(eval("user.phoneNumber"), None);
         assert_eq!(eval("user.phone"), None);
         assert_eq!(eval("user.status").as_deref(), Some("enabled"));
-        assert_eq!(eval("user.primaryOrganizationalUnitId").as_deref(), Some("ou_root"));
+        assert_eq!(
+            eval("user.primaryOrganizationalUnitId").as_deref(),
+            Some("ou_root")
+        );
         assert_eq!(eval("appUser.username").as_deref(), Some("a.liddell"));
-        assert_eq!(eval("user.customFieldMap.dept.fieldValue").as_deref(), Some("R&D"));
+        assert_eq!(
+            eval("user.customFieldMap.dept.fieldValue").as_deref(),
+            Some("R&D")
+        );
         assert_eq!(eval("user.customFieldMap.nope.fieldValue"), None);
-        assert_eq!(eval(r#""https://home.console.aliyun.com""#).as_deref(), Some("https://home.console.aliyun.com"));
-        assert_eq!(eval(r#""say \"hi\" \\ bye""#).as_deref(), Some(r#"say "hi" \ bye"#));
+        assert_eq!(
+            eval(r#""https://home.console.aliyun.com""#).as_deref(),
+            Some("https://home.console.aliyun.com")
+        );
+        assert_eq!(
+            eval(r#""say \"hi\" \\ bye""#).as_deref(),
+            Some(r#"say "hi" \ bye"#)
+        );
     }
 
     #[test]
     fn lists_and_json() {
-        assert_eq!(eval(r#"ArrayJoin(ArrayMap(user.groups, __item.groupId), ",")"#).as_deref(), Some("group_a,group_b"));
-        assert_eq!(eval(r#"ArrayJoin(ArrayMap(user.groups, __item.groupExternalId), ",")"#).as_deref(), Some("ext-a,"));
+        assert_eq!(
+            eval(r#"ArrayJoin(ArrayMap(user.groups, __item.groupId), ",")"#).as_deref(),
+            Some("group_a,group_b")
+        );
+        assert_eq!(
+            eval(r#"ArrayJoin(ArrayMap(user.groups, __item.groupExternalId), ",")"#).as_deref(),
+            Some("ext-a,")
+        );
         assert_eq!(
             eval(r#"ArrayJoin( ArrayMap( user.organizationalUnits , __item.organizationalUnitId ) , ";" )"#).as_deref(),
             Some("ou_root;ou_eng")
         );
-        let json: serde_json::Value = serde_json::from_str(&eval("ObjectToJsonString(user.groups)").unwrap()).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&eval("ObjectToJsonString(user.groups)").unwrap()).unwrap();
         assert_eq!(json[0]["groupId"], "group_a");
         assert_eq!(json[1]["groupExternalId"], serde_json::Value::Null);
         let ous: serde_json::Value =
-            serde_json::from_str(&eval("ObjectToJsonString(user.organizationalUnits)").unwrap()).unwrap();
+            serde_json::from_str(&eval("ObjectToJsonString(user.organizationalUnits)").unwrap())
+                .unwrap();
         assert_eq!(ous[1]["organizationalUnitExternalId"], "E1");
-        let cf: serde_json::Value = serde_json::from_str(&eval("ObjectToJsonString(user.customFields)").unwrap()).unwrap();
-        assert_eq!(cf, serde_json::json!([{"fieldName": "dept", "fieldValue": "R&D"}]));
+        let cf: serde_json::Value =
+            serde_json::from_str(&eval("ObjectToJsonString(user.customFields)").unwrap()).unwrap();
+        assert_eq!(
+            cf,
+            serde_json::json!([{"fieldName": "dept", "fieldValue": "R&D"}])
+        );
     }
 
     #[test]
@@ -765,39 +883,148 @@ mod tests {
         let err = |s: &str| AttributeExpr::parse(s).unwrap_err();
         assert_eq!(err(""), ExprError::Empty);
         assert_eq!(err("   "), ExprError::Empty);
-        assert_eq!(err(&format!("\"{}\"", "a".repeat(2000))), ExprError::TooLong);
-        assert_eq!(err("user.password"), ExprError::UnknownVariable { path: "user.password".into() });
-        assert_eq!(err("user"), ExprError::UnknownVariable { path: "user".into() });
-        assert_eq!(err("appUser.email"), ExprError::UnknownVariable { path: "appUser.email".into() });
-        assert_eq!(err("user.customFieldMap.x"), ExprError::UnknownVariable { path: "user.customFieldMap.x".into() });
+        assert_eq!(
+            err(&format!("\"{}\"", "a".repeat(2000))),
+            ExprError::TooLong
+        );
+        assert_eq!(
+            err("user.password"),
+            ExprError::UnknownVariable {
+                path: "user.password".into()
+            }
+        );
+        assert_eq!(
+            err("user"),
+            ExprError::UnknownVariable {
+                path: "user".into()
+            }
+        );
+        assert_eq!(
+            err("appUser.email"),
+            ExprError::UnknownVariable {
+                path: "appUser.email".into()
+            }
+        );
+        assert_eq!(
+            err("user.customFieldMap.x"),
+            ExprError::UnknownVariable {
+                path: "user.customFieldMap.x".into()
+            }
+        );
         assert_eq!(err("\"open"), ExprError::UnterminatedString { offset: 0 });
-        assert_eq!(err(r#""bad \n escape""#), ExprError::InvalidEscape { offset: 5 });
-        assert_eq!(err("user.username + \"x\""), ExprError::UnexpectedChar { offset: 14, found: '+' });
-        assert_eq!(err("user.username user.email"), ExprError::TrailingInput { offset: 14 });
-        assert_eq!(err("user."), ExprError::Expected { expected: "a name after '.'", offset: 5 });
-        assert_eq!(err("Lower(user.username)"), ExprError::UnknownFunction { name: "Lower".into() });
+        assert_eq!(
+            err(r#""bad \n escape""#),
+            ExprError::InvalidEscape { offset: 5 }
+        );
+        assert_eq!(
+            err("user.username + \"x\""),
+            ExprError::UnexpectedChar {
+                offset: 14,
+                found: '+'
+            }
+        );
+        assert_eq!(
+            err("user.username user.email"),
+            ExprError::TrailingInput { offset: 14 }
+        );
+        assert_eq!(
+            err("user."),
+            ExprError::Expected {
+                expected: "a name after '.'",
+                offset: 5
+            }
+        );
+        assert_eq!(
+            err("Lower(user.username)"),
+            ExprError::UnknownFunction {
+                name: "Lower".into()
+            }
+        );
         assert_eq!(
             err("ArrayJoin(ArrayMap(user.groups, __item.groupId))"),
-            ExprError::WrongArity { function: "ArrayJoin", expected: 2, found: 1 }
+            ExprError::WrongArity {
+                function: "ArrayJoin",
+                expected: 2,
+                found: 1
+            }
         );
-        assert!(matches!(err("ArrayJoin(user.groups, \",\")"), ExprError::TypeMismatch { function: "ArrayJoin", position: 1, .. }));
+        assert!(matches!(
+            err("ArrayJoin(user.groups, \",\")"),
+            ExprError::TypeMismatch {
+                function: "ArrayJoin",
+                position: 1,
+                ..
+            }
+        ));
         assert!(matches!(
             err("ArrayJoin(ArrayMap(user.groups, __item.groupId), user.email)"),
-            ExprError::TypeMismatch { function: "ArrayJoin", position: 2, .. }
+            ExprError::TypeMismatch {
+                function: "ArrayJoin",
+                position: 2,
+                ..
+            }
         ));
-        assert!(matches!(err("ArrayJoin(ArrayMap(user.email, __item.groupId), \",\")"), ExprError::TypeMismatch { function: "ArrayMap", position: 1, .. }));
+        assert!(matches!(
+            err("ArrayJoin(ArrayMap(user.email, __item.groupId), \",\")"),
+            ExprError::TypeMismatch {
+                function: "ArrayMap",
+                position: 1,
+                ..
+            }
+        ));
         assert_eq!(
             err("ArrayJoin(ArrayMap(user.groups, __item.organizationalUnitId), \",\")"),
-            ExprError::UnknownItemField { collection: "user.groups", field: "organizationalUnitId".into() }
+            ExprError::UnknownItemField {
+                collection: "user.groups",
+                field: "organizationalUnitId".into()
+            }
         );
-        assert!(matches!(err("ArrayJoin(ArrayMap(user.groups, item.groupId), \",\")"), ExprError::TypeMismatch { function: "ArrayMap", position: 2, .. }));
-        assert!(matches!(err("ArrayMap(user.groups, __item.groupId)"), ExprError::TypeMismatch { function: "ArrayMap", .. }));
-        assert!(matches!(err("ObjectToJsonString(user.email)"), ExprError::TypeMismatch { function: "ObjectToJsonString", .. }));
-        assert!(matches!(err("ObjectToJsonString(\"x\")"), ExprError::TypeMismatch { function: "ObjectToJsonString", .. }));
-        assert!(matches!(err("ArrayJoin(ArrayMap(user.groups, __item.groupId), \",\""), ExprError::Expected { .. }));
-        assert_eq!(err("user.email;"), ExprError::UnexpectedChar { offset: 10, found: ';' });
+        assert!(matches!(
+            err("ArrayJoin(ArrayMap(user.groups, item.groupId), \",\")"),
+            ExprError::TypeMismatch {
+                function: "ArrayMap",
+                position: 2,
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("ArrayMap(user.groups, __item.groupId)"),
+            ExprError::TypeMismatch {
+                function: "ArrayMap",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("ObjectToJsonString(user.email)"),
+            ExprError::TypeMismatch {
+                function: "ObjectToJsonString",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("ObjectToJsonString(\"x\")"),
+            ExprError::TypeMismatch {
+                function: "ObjectToJsonString",
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("ArrayJoin(ArrayMap(user.groups, __item.groupId), \",\""),
+            ExprError::Expected { .. }
+        ));
+        assert_eq!(
+            err("user.email;"),
+            ExprError::UnexpectedChar {
+                offset: 10,
+                found: ';'
+            }
+        );
         assert!(matches!(err("(user.email)"), ExprError::Expected { .. }));
-        let deep = format!("{}\"x\"{}", "ObjectToJsonString(".repeat(20), ")".repeat(20));
+        let deep = format!(
+            "{}\"x\"{}",
+            "ObjectToJsonString(".repeat(20),
+            ")".repeat(20)
+        );
         assert_eq!(err(&deep), ExprError::TooDeep);
     }
 

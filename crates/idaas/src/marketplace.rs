@@ -24,7 +24,8 @@ pub const SAML2_STANDARD: &str = "apt_saml2_standard";
 /// RAM role SSO: the role attribute name.
 pub const RAM_ROLE_ATTRIBUTE: &str = "https://www.aliyun.com/SAML-Role/Attributes/Role";
 /// RAM role SSO: the role session name attribute name.
-pub const RAM_ROLE_SESSION_NAME_ATTRIBUTE: &str = "https://www.aliyun.com/SAML-Role/Attributes/RoleSessionName";
+pub const RAM_ROLE_SESSION_NAME_ATTRIBUTE: &str =
+    "https://www.aliyun.com/SAML-Role/Attributes/RoleSessionName";
 
 /// Marketplace tab a template appears on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -157,7 +158,13 @@ pub fn templates() -> &'static [Template] {
             protocol: "saml2",
             smart_config: true,
             fields: CLOUD_SSO_FIELDS,
-            keywords: &["cloudsso", "cloud sso", "alibaba", "aliyun", "resource directory"],
+            keywords: &[
+                "cloudsso",
+                "cloud sso",
+                "alibaba",
+                "aliyun",
+                "resource directory",
+            ],
         },
         Template {
             id: RAM_ROLE,
@@ -227,7 +234,8 @@ pub fn search(query: &str) -> Vec<&'static Template> {
 
 fn expr(text: &str) -> AttributeExpr {
     // The template expressions are constants of this file, covered by the tests below.
-    AttributeExpr::parse(text).unwrap_or_else(|_| unreachable!("template expression {text} is valid"))
+    AttributeExpr::parse(text)
+        .unwrap_or_else(|_| unreachable!("template expression {text} is valid"))
 }
 
 impl Template {
@@ -237,7 +245,9 @@ impl Template {
         match self.id {
             CLOUD_SSO => SamlConfig {
                 name_id_format: NameIdFormat::Unspecified,
-                application_account: AccountMapping::IdaasAccount { field: AccountField::Username },
+                application_account: AccountMapping::IdaasAccount {
+                    field: AccountField::Username,
+                },
                 // Cloud SSO user names are case-insensitive and synced in lower case (products.md §1.7).
                 name_id_lowercase: true,
                 assertion_signed: true,
@@ -266,7 +276,9 @@ impl Template {
             },
             AWS_IAM_IDENTITY_CENTER => SamlConfig {
                 name_id_format: NameIdFormat::EmailAddress,
-                application_account: AccountMapping::IdaasAccount { field: AccountField::Email },
+                application_account: AccountMapping::IdaasAccount {
+                    field: AccountField::Email,
+                },
                 ..base
             },
             _ => base,
@@ -280,7 +292,10 @@ impl Template {
 
     /// The label of `field` on this template's form.
     pub fn label(&self, field: FormField) -> Option<&'static str> {
-        self.fields.iter().find(|f| f.field == field).map(|f| f.label)
+        self.fields
+            .iter()
+            .find(|f| f.field == field)
+            .map(|f| f.label)
     }
 }
 
@@ -291,7 +306,9 @@ mod tests {
     #[test]
     fn every_template_config_is_valid() {
         for t in templates() {
-            t.default_config().validate().unwrap_or_else(|e| panic!("{}: {e}", t.id));
+            t.default_config()
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", t.id));
         }
     }
 
@@ -300,7 +317,11 @@ mod tests {
         let hits = search("Alibaba Cloud - Cloud SSO");
         assert_eq!(hits[0].id, CLOUD_SSO);
         assert_eq!(search("alibaba cloud - cloud sso")[0].id, CLOUD_SSO);
-        assert_eq!(search("Cloud SSO").len(), 2, "RAM role SSO also mentions cloud and SSO");
+        assert_eq!(
+            search("Cloud SSO").len(),
+            2,
+            "RAM role SSO also mentions cloud and SSO"
+        );
         assert_eq!(search("cloudsso")[0].id, CLOUD_SSO);
         assert_eq!(search("RAM role")[0].id, RAM_ROLE);
         assert_eq!(search("aws")[0].id, AWS_IAM_IDENTITY_CENTER);
@@ -317,14 +338,25 @@ mod tests {
         assert!(!t.shows(FormField::AttributeStatements));
         let c = t.default_config();
         assert!(c.name_id_lowercase);
-        assert!(c.sp_binding().is_none(), "left blank until Cloud SSO shows its SP info");
-        assert!(find(SAML2_STANDARD).unwrap().shows(FormField::AttributeStatements));
+        assert!(
+            c.sp_binding().is_none(),
+            "left blank until Cloud SSO shows its SP info"
+        );
+        assert!(
+            find(SAML2_STANDARD)
+                .unwrap()
+                .shows(FormField::AttributeStatements)
+        );
     }
 
     #[test]
     fn ram_role_attributes() {
         let c = find(RAM_ROLE).unwrap().default_config();
-        let names: Vec<_> = c.attribute_statements.iter().map(|a| a.name.as_str()).collect();
+        let names: Vec<_> = c
+            .attribute_statements
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
         assert_eq!(names, [RAM_ROLE_ATTRIBUTE, RAM_ROLE_SESSION_NAME_ATTRIBUTE]);
     }
 }

@@ -39,7 +39,8 @@ impl MasterKey {
     /// Builds the key from its 32 raw bytes.
     pub fn new(bytes: &[u8; 32]) -> Result<Self, SealError> {
         let raw = Zeroizing::new(*bytes);
-        let key = RandomizedNonceKey::new(&AES_256_GCM, raw.as_slice()).map_err(|_| SealError::Crypto)?;
+        let key =
+            RandomizedNonceKey::new(&AES_256_GCM, raw.as_slice()).map_err(|_| SealError::Crypto)?;
         Ok(Self { key, raw })
     }
 
@@ -67,7 +68,9 @@ impl MasterKey {
 
     /// Decrypts what [`MasterKey::seal`] produced for the same `record_id`.
     pub fn open(&self, record_id: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        let raw = STANDARD.decode(sealed.trim()).map_err(|_| SealError::Malformed)?;
+        let raw = STANDARD
+            .decode(sealed.trim())
+            .map_err(|_| SealError::Malformed)?;
         if raw.len() < NONCE_LEN + AES_256_GCM.tag_len() {
             return Err(SealError::Malformed);
         }
@@ -92,7 +95,10 @@ mod tests {
     fn round_trip_and_binding_to_record_id() {
         let key = MasterKey::new(&[7u8; 32]).unwrap();
         let sealed = key.seal("key_1", b"secret bytes").unwrap();
-        assert_eq!(key.open("key_1", &sealed).unwrap().as_slice(), b"secret bytes");
+        assert_eq!(
+            key.open("key_1", &sealed).unwrap().as_slice(),
+            b"secret bytes"
+        );
         assert_eq!(key.open("key_2", &sealed), Err(SealError::Unauthentic));
         let other = MasterKey::new(&[8u8; 32]).unwrap();
         assert_eq!(other.open("key_1", &sealed), Err(SealError::Unauthentic));
@@ -107,7 +113,10 @@ mod tests {
         let mut raw = STANDARD.decode(&a).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;
-        assert_eq!(key.open("r", &STANDARD.encode(raw)), Err(SealError::Unauthentic));
+        assert_eq!(
+            key.open("r", &STANDARD.encode(raw)),
+            Err(SealError::Unauthentic)
+        );
         assert_eq!(key.open("r", "not base64!"), Err(SealError::Malformed));
         assert_eq!(key.open("r", "AAAA"), Err(SealError::Malformed));
     }

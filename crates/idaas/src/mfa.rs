@@ -58,7 +58,9 @@ pub struct TotpEnrolment {
 
 impl std::fmt::Debug for TotpEnrolment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TotpEnrolment").field("otpauth_url", &"<redacted>").finish()
+        f.debug_struct("TotpEnrolment")
+            .field("otpauth_url", &"<redacted>")
+            .finish()
     }
 }
 
@@ -82,12 +84,21 @@ pub fn new_enrolment(issuer: &str, account: &str) -> Result<TotpEnrolment, MfaEr
     let t = totp(&bytes, Some(issuer), account)?;
     let otpauth_url = t.to_url().map_err(|_| MfaError::InvalidSecret)?;
     let secret_base32 = Secret::from(bytes.to_vec()).to_base32();
-    Ok(TotpEnrolment { secret: bytes, secret_base32, otpauth_url })
+    Ok(TotpEnrolment {
+        secret: bytes,
+        secret_base32,
+        otpauth_url,
+    })
 }
 
 /// Checks `code` at time `now` (unix seconds) against `secret`, accepting the previous, current and next
 /// step, and refusing any step not newer than `last_accepted_step`. Returns the step to store.
-pub fn verify(secret: &[u8], code: &str, now: u64, last_accepted_step: Option<u64>) -> Result<u64, MfaError> {
+pub fn verify(
+    secret: &[u8],
+    code: &str,
+    now: u64,
+    last_accepted_step: Option<u64>,
+) -> Result<u64, MfaError> {
     let t = totp(secret, None, "")?;
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
@@ -106,7 +117,11 @@ pub fn verify(secret: &[u8], code: &str, now: u64, last_accepted_step: Option<u6
             return Ok(step);
         }
     }
-    Err(if replay { MfaError::CodeReused } else { MfaError::WrongCode })
+    Err(if replay {
+        MfaError::CodeReused
+    } else {
+        MfaError::WrongCode
+    })
 }
 
 /// The code for `secret` at time `now` (used by tests and by nothing else at runtime).
@@ -137,7 +152,10 @@ mod tests {
         assert_eq!(verify(SECRET, &next, now, None), Ok(step + 1));
         assert_eq!(verify(SECRET, &far, now, None), Err(MfaError::WrongCode));
         assert_eq!(verify(SECRET, "12345", now, None), Err(MfaError::WrongCode));
-        assert_eq!(verify(SECRET, "abcdef", now, None), Err(MfaError::WrongCode));
+        assert_eq!(
+            verify(SECRET, "abcdef", now, None),
+            Err(MfaError::WrongCode)
+        );
     }
 
     #[test]
@@ -145,10 +163,19 @@ mod tests {
         let now = 1_000_000_020;
         let code = code_at(SECRET, now).unwrap();
         let step = verify(SECRET, &code, now, None).unwrap();
-        assert_eq!(verify(SECRET, &code, now, Some(step)), Err(MfaError::CodeReused));
-        assert_eq!(verify(SECRET, &code, now + 10, Some(step)), Err(MfaError::CodeReused));
+        assert_eq!(
+            verify(SECRET, &code, now, Some(step)),
+            Err(MfaError::CodeReused)
+        );
+        assert_eq!(
+            verify(SECRET, &code, now + 10, Some(step)),
+            Err(MfaError::CodeReused)
+        );
         let older = code_at(SECRET, now - 30).unwrap();
-        assert_eq!(verify(SECRET, &older, now, Some(step)), Err(MfaError::CodeReused));
+        assert_eq!(
+            verify(SECRET, &older, now, Some(step)),
+            Err(MfaError::CodeReused)
+        );
         let newer = code_at(SECRET, now + 30).unwrap();
         assert_eq!(verify(SECRET, &newer, now, Some(step)), Ok(step + 1));
     }
@@ -156,8 +183,15 @@ mod tests {
     #[test]
     fn enrolment_url_and_secret() {
         let e = new_enrolment("Acme: IDaaS", "alice").unwrap();
-        assert!(e.otpauth_url.starts_with("otpauth://totp/"), "{}", e.otpauth_url);
-        assert!(e.otpauth_url.contains(&format!("secret={}", e.secret_base32)));
+        assert!(
+            e.otpauth_url.starts_with("otpauth://totp/"),
+            "{}",
+            e.otpauth_url
+        );
+        assert!(
+            e.otpauth_url
+                .contains(&format!("secret={}", e.secret_base32))
+        );
         assert_eq!(e.secret.len(), 20);
         let now = 1_700_000_000;
         let code = code_at(&e.secret, now).unwrap();

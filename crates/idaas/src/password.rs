@@ -43,14 +43,22 @@ pub struct Argon2Params {
 
 impl Default for Argon2Params {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
 impl Argon2Params {
     /// Cheap parameters for tests only (still Argon2id, still salted).
     pub fn for_tests() -> Self {
-        Self { memory_kib: 1024, iterations: 1, parallelism: 1 }
+        Self {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 }
 
@@ -98,14 +106,24 @@ impl std::fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     /// Builds a hasher with a concurrency limit equal to the number of cores.
     pub fn new(params: Argon2Params) -> Result<Self, PasswordError> {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Self::with_concurrency(params, cores)
     }
 
     /// Builds a hasher allowing at most `concurrency` hashes at once.
-    pub fn with_concurrency(params: Argon2Params, concurrency: usize) -> Result<Self, PasswordError> {
-        let params = Params::new(params.memory_kib, params.iterations, params.parallelism, None)
-            .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
+    pub fn with_concurrency(
+        params: Argon2Params,
+        concurrency: usize,
+    ) -> Result<Self, PasswordError> {
+        let params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| PasswordError::InvalidParams(e.to_string()))?;
         let mut random = [0u8; 24];
         aws_lc_rs::rand::fill(&mut random).map_err(|_| PasswordError::Hashing)?;
         let dummy = hash_blocking(&params, &hex::encode(random))?;
@@ -118,7 +136,11 @@ impl PasswordHasher {
 
     /// Hashes `password` into a PHC string (`$argon2id$v=19$...`).
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::WorkerUnavailable)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::WorkerUnavailable)?;
         let params = self.params.clone();
         let password = password.clone();
         tokio::task::spawn_blocking(move || hash_blocking(&params, password.expose()))
@@ -128,7 +150,11 @@ impl PasswordHasher {
 
     /// Checks `password` against a stored PHC string. `Ok(false)` means "wrong password".
     pub async fn verify(&self, password: &Password, phc: &str) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::WorkerUnavailable)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::WorkerUnavailable)?;
         let password = password.clone();
         let phc = phc.to_owned();
         tokio::task::spawn_blocking(move || verify_blocking(password.expose(), &phc))
@@ -177,7 +203,12 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_length: 8, require_classes: 3, history: 3, force_change_on_first_signin: true }
+        Self {
+            min_length: 8,
+            require_classes: 3,
+            history: 3,
+            force_change_on_first_signin: true,
+        }
     }
 }
 
@@ -200,7 +231,9 @@ pub enum PolicyViolation {
         max: usize,
     },
     /// Not enough character classes.
-    #[error("the password must mix at least {required} of: lower case, upper case, digits, symbols")]
+    #[error(
+        "the password must mix at least {required} of: lower case, upper case, digits, symbols"
+    )]
     TooFewClasses {
         /// Classes required.
         required: u8,
@@ -222,10 +255,14 @@ impl PasswordPolicy {
         let text = password.expose();
         let len = text.chars().count();
         if len < self.min_length.max(1) {
-            return Err(PolicyViolation::TooShort { min: self.min_length.max(1) });
+            return Err(PolicyViolation::TooShort {
+                min: self.min_length.max(1),
+            });
         }
         if len > MAX_PASSWORD_LEN {
-            return Err(PolicyViolation::TooLong { max: MAX_PASSWORD_LEN });
+            return Err(PolicyViolation::TooLong {
+                max: MAX_PASSWORD_LEN,
+            });
         }
         let found = character_classes(text);
         let required = self.require_classes.min(4);
@@ -287,10 +324,21 @@ mod tests {
         let h = hasher();
         let phc = h.hash(&Password::new("Correct-horse-1")).await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$"));
-        assert!(h.verify(&Password::new("Correct-horse-1"), &phc).await.unwrap());
-        assert!(!h.verify(&Password::new("correct-horse-1"), &phc).await.unwrap());
+        assert!(
+            h.verify(&Password::new("Correct-horse-1"), &phc)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify(&Password::new("correct-horse-1"), &phc)
+                .await
+                .unwrap()
+        );
         assert!(!h.verify_dummy(&Password::new("anything")).await.unwrap());
-        assert!(matches!(h.verify(&Password::new("x"), "not a phc").await, Err(PasswordError::MalformedHash)));
+        assert!(matches!(
+            h.verify(&Password::new("x"), "not a phc").await,
+            Err(PasswordError::MalformedHash)
+        ));
     }
 
     #[tokio::test]
@@ -303,22 +351,45 @@ mod tests {
 
     #[test]
     fn invalid_params_are_refused() {
-        let bad = Argon2Params { memory_kib: 1, iterations: 0, parallelism: 0 };
-        assert!(matches!(PasswordHasher::new(bad), Err(PasswordError::InvalidParams(_))));
+        let bad = Argon2Params {
+            memory_kib: 1,
+            iterations: 0,
+            parallelism: 0,
+        };
+        assert!(matches!(
+            PasswordHasher::new(bad),
+            Err(PasswordError::InvalidParams(_))
+        ));
     }
 
     #[test]
     fn policy_rules() {
         let p = PasswordPolicy::default();
-        assert_eq!(p.check(&Password::new("Ab1!"), "u"), Err(PolicyViolation::TooShort { min: 8 }));
+        assert_eq!(
+            p.check(&Password::new("Ab1!"), "u"),
+            Err(PolicyViolation::TooShort { min: 8 })
+        );
         assert_eq!(
             p.check(&Password::new("abcdefgh"), "u"),
-            Err(PolicyViolation::TooFewClasses { required: 3, found: 1 })
+            Err(PolicyViolation::TooFewClasses {
+                required: 3,
+                found: 1
+            })
         );
-        assert_eq!(p.check(&Password::new("Alice-2024x"), "alice-2024X"), Err(PolicyViolation::SameAsUsername));
-        assert_eq!(p.check(&Password::new("x".repeat(300)), "u"), Err(PolicyViolation::TooLong { max: 256 }));
+        assert_eq!(
+            p.check(&Password::new("Alice-2024x"), "alice-2024X"),
+            Err(PolicyViolation::SameAsUsername)
+        );
+        assert_eq!(
+            p.check(&Password::new("x".repeat(300)), "u"),
+            Err(PolicyViolation::TooLong { max: 256 })
+        );
         assert!(p.check(&Password::new("Abcdefg1"), "u").is_ok());
-        let lax = PasswordPolicy { min_length: 4, require_classes: 1, ..PasswordPolicy::default() };
+        let lax = PasswordPolicy {
+            min_length: 4,
+            require_classes: 1,
+            ..PasswordPolicy::default()
+        };
         assert!(lax.check(&Password::new("abcd"), "u").is_ok());
     }
 
@@ -330,18 +401,36 @@ mod tests {
             h.hash(&Password::new("Older-22")).await.unwrap(),
             h.hash(&Password::new("Oldest-333")).await.unwrap(),
         ];
-        let p = PasswordPolicy { history: 2, ..PasswordPolicy::default() };
+        let p = PasswordPolicy {
+            history: 2,
+            ..PasswordPolicy::default()
+        };
         assert!(matches!(
             p.check_history(&h, &Password::new("Older-22"), &old).await,
             Err(HistoryCheckError::Violation(PolicyViolation::RecentlyUsed))
         ));
-        assert!(p.check_history(&h, &Password::new("Oldest-333"), &old).await.is_ok());
-        let none = PasswordPolicy { history: 0, ..PasswordPolicy::default() };
-        assert!(none.check_history(&h, &Password::new("Newest-1"), &old).await.is_err(), "current password never reusable");
+        assert!(
+            p.check_history(&h, &Password::new("Oldest-333"), &old)
+                .await
+                .is_ok()
+        );
+        let none = PasswordPolicy {
+            history: 0,
+            ..PasswordPolicy::default()
+        };
+        assert!(
+            none.check_history(&h, &Password::new("Newest-1"), &old)
+                .await
+                .is_err(),
+            "current password never reusable"
+        );
     }
 
     #[test]
     fn password_debug_redacts() {
-        assert_eq!(format!("{:?}", Password::new("hunter2")), "Password(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Password::new("hunter2")),
+            "Password(<redacted>)"
+        );
     }
 }

@@ -30,7 +30,8 @@ pub const AC_REFEDS_MFA: &str = "https://refeds.org/profile/mfa";
 pub const AC_MOBILE_TWO_FACTOR_UNREGISTERED: &str =
     "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorUnregistered";
 /// `MobileTwoFactorContract` (accepted as an MFA request).
-pub const AC_MOBILE_TWO_FACTOR_CONTRACT: &str = "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
+pub const AC_MOBILE_TWO_FACTOR_CONTRACT: &str =
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:MobileTwoFactorContract";
 
 /// The only response binding we deliver with.
 pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST";
@@ -51,7 +52,11 @@ pub enum AuthnLevel {
 impl AuthnLevel {
     /// From the session's `authn_methods` (`password` or `password+totp`).
     pub fn from_methods(methods: &str) -> Self {
-        if methods.split('+').any(|m| m == "totp") { AuthnLevel::Mfa } else { AuthnLevel::Password }
+        if methods.split('+').any(|m| m == "totp") {
+            AuthnLevel::Mfa
+        } else {
+            AuthnLevel::Password
+        }
     }
 
     /// The class we state in the assertion.
@@ -68,9 +73,10 @@ fn class_level(class_ref: &str) -> Option<u8> {
     match class_ref {
         AC_UNSPECIFIED => Some(0),
         AC_PASSWORD | AC_PASSWORD_PROTECTED_TRANSPORT => Some(1),
-        AC_TIME_SYNC_TOKEN | AC_REFEDS_MFA | AC_MOBILE_TWO_FACTOR_UNREGISTERED | AC_MOBILE_TWO_FACTOR_CONTRACT => {
-            Some(2)
-        }
+        AC_TIME_SYNC_TOKEN
+        | AC_REFEDS_MFA
+        | AC_MOBILE_TWO_FACTOR_UNREGISTERED
+        | AC_MOBILE_TWO_FACTOR_CONTRACT => Some(2),
         _ => None,
     }
 }
@@ -93,7 +99,10 @@ pub struct ContextRequest {
 
 impl ContextRequest {
     fn from_request(r: &RequestedAuthnContext) -> Self {
-        Self { comparison: r.comparison.as_str().to_owned(), class_refs: r.class_refs.clone() }
+        Self {
+            comparison: r.comparison.as_str().to_owned(),
+            class_refs: r.class_refs.clone(),
+        }
     }
 
     fn comparison(&self) -> AuthnContextComparison {
@@ -107,19 +116,25 @@ impl ContextRequest {
 
     /// The weakest sign-in level that satisfies the request, or `None` if no level can.
     pub fn required_level(&self) -> Option<AuthnLevel> {
-        [AuthnLevel::Password, AuthnLevel::Mfa].into_iter().find(|l| self.class_for(*l).is_some())
+        [AuthnLevel::Password, AuthnLevel::Mfa]
+            .into_iter()
+            .find(|l| self.class_for(*l).is_some())
     }
 
     /// The class ref to state for a sign-in of `level`, or `None` if that level does not satisfy.
     pub fn class_for(&self, level: AuthnLevel) -> Option<String> {
         let achieved = level_value(level);
-        let known: Vec<(u8, &str)> =
-            self.class_refs.iter().filter_map(|c| class_level(c).map(|l| (l, c.as_str()))).collect();
+        let known: Vec<(u8, &str)> = self
+            .class_refs
+            .iter()
+            .filter_map(|c| class_level(c).map(|l| (l, c.as_str())))
+            .collect();
         match self.comparison() {
             // One of the listed classes, which our sign-in must be at least as strong as.
-            AuthnContextComparison::Exact => {
-                known.iter().find(|(l, _)| *l <= achieved).map(|(_, c)| (*c).to_owned())
-            }
+            AuthnContextComparison::Exact => known
+                .iter()
+                .find(|(l, _)| *l <= achieved)
+                .map(|(_, c)| (*c).to_owned()),
             AuthnContextComparison::Minimum => {
                 let min = known.iter().map(|(l, _)| *l).min()?;
                 (achieved >= min).then(|| level.class_ref().to_owned())
@@ -130,11 +145,19 @@ impl ContextRequest {
                     Some(level.class_ref().to_owned())
                 } else {
                     // A stronger sign-in also used a password; state the strongest allowed class.
-                    known.iter().filter(|(l, _)| *l == max).map(|(_, c)| (*c).to_owned()).next()
+                    known
+                        .iter()
+                        .filter(|(l, _)| *l == max)
+                        .map(|(_, c)| (*c).to_owned())
+                        .next()
                 }
             }
             AuthnContextComparison::Better => {
-                let max = if known.len() == self.class_refs.len() { known.iter().map(|(l, _)| *l).max()? } else { return None };
+                let max = if known.len() == self.class_refs.len() {
+                    known.iter().map(|(l, _)| *l).max()?
+                } else {
+                    return None;
+                };
                 (achieved > max).then(|| level.class_ref().to_owned())
             }
         }
@@ -194,7 +217,9 @@ impl SamlFailure {
     /// The top-level status for this failure.
     pub fn top_status(self) -> StatusCode {
         match self.sub_status {
-            StatusCode::NoPassive | StatusCode::NoAuthnContext | StatusCode::RequestDenied => StatusCode::Responder,
+            StatusCode::NoPassive | StatusCode::NoAuthnContext | StatusCode::RequestDenied => {
+                StatusCode::Responder
+            }
             _ => StatusCode::Requester,
         }
     }
@@ -217,10 +242,18 @@ pub fn check_request(
     if config.want_signed_requests && !signature_verified {
         return Err(RequestRefusal::SignatureRequired);
     }
-    let acs_url = match request.assertion_consumer_service_url.as_deref().map(str::trim) {
+    let acs_url = match request
+        .assertion_consumer_service_url
+        .as_deref()
+        .map(str::trim)
+    {
         None => sp.acs_url.clone(),
         Some(url) if url == sp.acs_url => sp.acs_url.clone(),
-        Some(url) if signature_verified && config.allow_acs_from_signed_requests && parse_http_url(url).is_some() => {
+        Some(url)
+            if signature_verified
+                && config.allow_acs_from_signed_requests
+                && parse_http_url(url).is_some() =>
+        {
             url.to_owned()
         }
         Some(_) => return Err(RequestRefusal::AcsMismatch),
@@ -230,7 +263,10 @@ pub fn check_request(
         acs_url,
         force_authn: request.force_authn,
         is_passive: request.is_passive,
-        context: request.requested_authn_context.as_ref().map(ContextRequest::from_request),
+        context: request
+            .requested_authn_context
+            .as_ref()
+            .map(ContextRequest::from_request),
         received_at: now,
         stale_session: None,
         force_checked: false,
@@ -238,13 +274,19 @@ pub fn check_request(
     if let Some(binding) = request.protocol_binding.as_deref()
         && binding != BINDING_HTTP_POST
     {
-        let failure = SamlFailure { sub_status: StatusCode::UnsupportedBinding, message: "only HTTP-POST responses are supported" };
+        let failure = SamlFailure {
+            sub_status: StatusCode::UnsupportedBinding,
+            message: "only HTTP-POST responses are supported",
+        };
         return Ok(Err((parked, failure)));
     }
     if let Some(ctx) = &parked.context
         && ctx.required_level().is_none()
     {
-        let failure = SamlFailure { sub_status: StatusCode::NoAuthnContext, message: "the requested authentication context is not supported" };
+        let failure = SamlFailure {
+            sub_status: StatusCode::NoAuthnContext,
+            message: "the requested authentication context is not supported",
+        };
         return Ok(Err((parked, failure)));
     }
     Ok(Ok(parked))
@@ -278,14 +320,35 @@ pub enum Decision {
 
 /// Decides how to answer `parked`. `can_reach_mfa` tells whether the user could pass a second factor
 /// if asked (has a TOTP); it is only consulted when a sign-in exists.
-pub fn decide(parked: &ParkedRequest, sign_in: Option<SignInState>, can_reach_mfa: bool) -> Decision {
-    let required = parked.context.as_ref().and_then(ContextRequest::required_level).unwrap_or(AuthnLevel::Password);
-    let no_passive = SamlFailure { sub_status: StatusCode::NoPassive, message: "the user is not signed in" };
+pub fn decide(
+    parked: &ParkedRequest,
+    sign_in: Option<SignInState>,
+    can_reach_mfa: bool,
+) -> Decision {
+    let required = parked
+        .context
+        .as_ref()
+        .and_then(ContextRequest::required_level)
+        .unwrap_or(AuthnLevel::Password);
+    let no_passive = SamlFailure {
+        sub_status: StatusCode::NoPassive,
+        message: "the user is not signed in",
+    };
     let Some(state) = sign_in else {
-        return if parked.is_passive { Decision::Fail(no_passive) } else { Decision::SignIn { level: required } };
+        return if parked.is_passive {
+            Decision::Fail(no_passive)
+        } else {
+            Decision::SignIn { level: required }
+        };
     };
     if parked.force_authn && state.authn_instant < parked.received_at {
-        return if parked.is_passive { Decision::Fail(no_passive) } else { Decision::SignIn { level: required.max(state.level) } };
+        return if parked.is_passive {
+            Decision::Fail(no_passive)
+        } else {
+            Decision::SignIn {
+                level: required.max(state.level),
+            }
+        };
     }
     let class = match &parked.context {
         None => Some(state.level.class_ref().to_owned()),
@@ -294,7 +357,9 @@ pub fn decide(parked: &ParkedRequest, sign_in: Option<SignInState>, can_reach_mf
     match class {
         Some(class_ref) => Decision::Answer { class_ref },
         None if state.level < AuthnLevel::Mfa && can_reach_mfa && !parked.is_passive => {
-            Decision::SignIn { level: AuthnLevel::Mfa }
+            Decision::SignIn {
+                level: AuthnLevel::Mfa,
+            }
         }
         None => Decision::Fail(SamlFailure {
             sub_status: StatusCode::NoAuthnContext,
@@ -321,7 +386,10 @@ pub struct AssertionContent {
 }
 
 /// Evaluates the NameID rule and the attribute statements for a user.
-pub fn assertion_content(config: &SamlConfig, ctx: &EvalContext<'_>) -> Result<AssertionContent, AssertionError> {
+pub fn assertion_content(
+    config: &SamlConfig,
+    ctx: &EvalContext<'_>,
+) -> Result<AssertionContent, AssertionError> {
     let mut value = config.application_account.resolve(ctx)?;
     if config.name_id_lowercase {
         value = value.to_lowercase();
@@ -330,12 +398,14 @@ pub fn assertion_content(config: &SamlConfig, ctx: &EvalContext<'_>) -> Result<A
         .attribute_statements
         .iter()
         .filter_map(|s| {
-            s.value_expression.eval(ctx).map(|v| saml::response::Attribute {
-                name: s.name.clone(),
-                name_format: None,
-                friendly_name: None,
-                values: vec![v],
-            })
+            s.value_expression
+                .eval(ctx)
+                .map(|v| saml::response::Attribute {
+                    name: s.name.clone(),
+                    name_format: None,
+                    friendly_name: None,
+                    values: vec![v],
+                })
         })
         .collect();
     Ok(AssertionContent {
@@ -383,7 +453,10 @@ pub fn new_saml_id() -> String {
 }
 
 /// Builds the parameters of a successful Response.
-pub fn response_params(rc: &ResponseContext<'_>, content: AssertionContent) -> saml::response::ResponseParams {
+pub fn response_params(
+    rc: &ResponseContext<'_>,
+    content: AssertionContent,
+) -> saml::response::ResponseParams {
     let cfg = &rc.app.saml;
     let audience = cfg.sp_entity_id.clone().unwrap_or_default();
     let now = instant(rc.now);
@@ -414,7 +487,10 @@ pub fn response_params(rc: &ResponseContext<'_>, content: AssertionContent) -> s
 /// The `SessionIndex` for a session and application: derived, so it neither reveals the session
 /// token nor links the user across applications.
 pub fn session_index(session_id_hash: &str, app_id: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{session_id_hash}:{app_id}").as_bytes());
+    let d = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("{session_id_hash}:{app_id}").as_bytes(),
+    );
     format!("_s{}", hex::encode(&d.as_ref()[..16]))
 }
 
@@ -445,7 +521,8 @@ mod services {
     use serde_json::json;
 
     use super::{
-        Decision, ParkedRequest, RequestRefusal, ResponseContext, SamlFailure, SignInState, AuthnLevel, PENDING_TTL_SECS,
+        AuthnLevel, Decision, PENDING_TTL_SECS, ParkedRequest, RequestRefusal, ResponseContext,
+        SamlFailure, SignInState,
     };
     use crate::application::{Application, default_idp_entity_id, sso_url};
     use crate::attribute_expr::{EvalContext, GroupRef, OrgUnitRef, UserAttributes};
@@ -455,9 +532,9 @@ mod services {
     use crate::instance::Instance;
     use crate::services::Services;
     use crate::signing_key::KeyAlgorithm;
+    use crate::store;
     use crate::store::pending_sso::PendingSso;
     use crate::store::session::Session;
-    use crate::store;
     use crate::user::User;
 
     /// An AuthnRequest as it arrived.
@@ -506,7 +583,11 @@ mod services {
     }
 
     fn page(status: u16, title: &'static str, message: impl Into<String>) -> SsoOutcome {
-        SsoOutcome::Page { status, title, message: message.into() }
+        SsoOutcome::Page {
+            status,
+            title,
+            message: message.into(),
+        }
     }
 
     fn internal(e: impl std::fmt::Display) -> Error {
@@ -521,20 +602,36 @@ mod services {
     impl Services {
         async fn load_app_instance(&self, app_id: &str) -> Result<Option<(Application, Instance)>> {
             let mut conn = self.store.read().await?;
-            let Some(app) = store::application::get_any(&mut conn, app_id).await? else { return Ok(None) };
-            let instance = store::instance::get(&mut conn, &app.instance_id).await?.ok_or(Error::NotFound("instance"))?;
+            let Some(app) = store::application::get_any(&mut conn, app_id).await? else {
+                return Ok(None);
+            };
+            let instance = store::instance::get(&mut conn, &app.instance_id)
+                .await?
+                .ok_or(Error::NotFound("instance"))?;
             Ok(Some((app, instance)))
         }
 
         /// IdP metadata XML of an application (signing certificates of the app's algorithm, including
         /// `next` and `retired` keys during a rotation).
         pub async fn idp_metadata(&self, app_id: &str) -> Result<String> {
-            let (app, instance) = self.load_app_instance(app_id).await?.ok_or(Error::NotFound("application"))?;
+            let (app, instance) = self
+                .load_app_instance(app_id)
+                .await?
+                .ok_or(Error::NotFound("application"))?;
             let base = self.instance_base_url(&instance).to_owned();
-            let certs = self.published_certificates(&instance.id, KeyAlgorithm::from(app.saml.signature_algorithm)).await?;
+            let certs = self
+                .published_certificates(
+                    &instance.id,
+                    KeyAlgorithm::from(app.saml.signature_algorithm),
+                )
+                .await?;
             let sso = sso_url(&base, &app.id);
             let md = saml::metadata::IdpMetadata {
-                entity_id: app.saml.idp_entity_id.clone().unwrap_or_else(|| default_idp_entity_id(&base, &app.id)),
+                entity_id: app
+                    .saml
+                    .idp_entity_id
+                    .clone()
+                    .unwrap_or_else(|| default_idp_entity_id(&base, &app.id)),
                 sso_redirect_url: sso.clone(),
                 sso_post_url: sso,
                 signing_certs: certs,
@@ -545,7 +642,14 @@ mod services {
             Ok(md.to_xml())
         }
 
-        async fn audit_sso(&self, app: &Application, user_id: Option<&str>, source_ip: Option<&str>, ok: bool, detail: serde_json::Value) -> Result<()> {
+        async fn audit_sso(
+            &self,
+            app: &Application,
+            user_id: Option<&str>,
+            source_ip: Option<&str>,
+            ok: bool,
+            detail: serde_json::Value,
+        ) -> Result<()> {
             let actor = match user_id {
                 Some(u) => Actor::user(u, source_ip.map(str::to_owned)),
                 None => Actor::anonymous(source_ip.map(str::to_owned)),
@@ -571,14 +675,33 @@ mod services {
             source_ip: Option<&str>,
         ) -> Result<SsoOutcome> {
             let Some((app, instance)) = self.load_app_instance(app_id).await? else {
-                return Ok(page(404, "Unknown application", "This single sign-on address does not belong to any application."));
+                return Ok(page(
+                    404,
+                    "Unknown application",
+                    "This single sign-on address does not belong to any application.",
+                ));
             };
             if !app.sso_usable() {
-                self.audit_sso(&app, None, source_ip, false, json!({ "reason": "application or SSO disabled" })).await?;
-                return Ok(page(403, "Application unavailable", "Single sign-on to this application is disabled. Contact your administrator."));
+                self.audit_sso(
+                    &app,
+                    None,
+                    source_ip,
+                    false,
+                    json!({ "reason": "application or SSO disabled" }),
+                )
+                .await?;
+                return Ok(page(
+                    403,
+                    "Application unavailable",
+                    "Single sign-on to this application is disabled. Contact your administrator.",
+                ));
             }
-            let sp_certs: Vec<saml::key::Certificate> =
-                app.saml.sp_certificates.iter().filter_map(|c| saml::key::Certificate::from_base64(c).ok()).collect();
+            let sp_certs: Vec<saml::key::Certificate> = app
+                .saml
+                .sp_certificates
+                .iter()
+                .filter_map(|c| saml::key::Certificate::from_base64(c).ok())
+                .collect();
             let policy = saml::algorithm::AlgorithmPolicy::STRICT;
             let bad_request = |detail: String| self.refuse_request(&app, source_ip, detail);
             let posted = matches!(message, InboundMessage::Post { .. });
@@ -601,8 +724,14 @@ mod services {
                     };
                     (msg.xml, msg.relay_state, verified)
                 }
-                InboundMessage::Post { saml_request, relay_state } => {
-                    if relay_state.as_ref().is_some_and(|r| r.len() > saml::binding::MAX_RELAY_STATE_BYTES) {
+                InboundMessage::Post {
+                    saml_request,
+                    relay_state,
+                } => {
+                    if relay_state
+                        .as_ref()
+                        .is_some_and(|r| r.len() > saml::binding::MAX_RELAY_STATE_BYTES)
+                    {
                         return bad_request("RelayState too long".into()).await;
                     }
                     match saml::binding::decode_post(&saml_request) {
@@ -615,7 +744,9 @@ mod services {
                 Ok(r) => r,
                 Err(e) => return bad_request(e.to_string()).await,
             };
-            if request.has_enveloped_signature && !(sp_certs.is_empty() && !app.saml.want_signed_requests) {
+            if request.has_enveloped_signature
+                && (app.saml.want_signed_requests || !sp_certs.is_empty())
+            {
                 match saml::authn_request::AuthnRequest::parse_verified(&xml, &sp_certs, &policy) {
                     Ok(r) => {
                         request = r;
@@ -627,30 +758,85 @@ mod services {
             let now = self.now();
             let parked = match super::check_request(&app.saml, &request, verified, now) {
                 Err(refusal) => {
-                    self.audit_sso(&app, None, source_ip, false, json!({ "reason": refusal.to_string(), "issuer": request.issuer })).await?;
-                    let status = if refusal == RequestRefusal::NotConfigured { 409 } else { 400 };
+                    self.audit_sso(
+                        &app,
+                        None,
+                        source_ip,
+                        false,
+                        json!({ "reason": refusal.to_string(), "issuer": request.issuer }),
+                    )
+                    .await?;
+                    let status = if refusal == RequestRefusal::NotConfigured {
+                        409
+                    } else {
+                        400
+                    };
                     return Ok(page(status, "Sign-on request refused", refusal.to_string()));
                 }
                 Ok(Err((parked, failure))) => {
-                    self.audit_sso(&app, None, source_ip, false, json!({ "reason": failure.message })).await?;
-                    return self.error_response(&app, &instance, &parked, failure, relay_state).await;
+                    self.audit_sso(
+                        &app,
+                        None,
+                        source_ip,
+                        false,
+                        json!({ "reason": failure.message }),
+                    )
+                    .await?;
+                    return self
+                        .error_response(&app, &instance, &parked, failure, relay_state)
+                        .await;
                 }
                 Ok(Ok(parked)) => parked,
             };
             if posted {
                 // A cross-site POST carries no Lax cookie: continue on a same-site GET that does.
-                let id = self.park_request(&app, &instance, &parked, relay_state).await?;
-                return Ok(SsoOutcome::Redirect { location: continue_path(&instance.id, &id) });
+                let id = self
+                    .park_request(&app, &instance, &parked, relay_state)
+                    .await?;
+                return Ok(SsoOutcome::Redirect {
+                    location: continue_path(&instance.id, &id),
+                });
             }
-            self.answer(&app, &instance, parked, relay_state, session, source_ip, None).await
+            self.answer(
+                &app,
+                &instance,
+                parked,
+                relay_state,
+                session,
+                source_ip,
+                None,
+            )
+            .await
         }
 
-        async fn refuse_request(&self, app: &Application, source_ip: Option<&str>, detail: String) -> Result<SsoOutcome> {
-            self.audit_sso(app, None, source_ip, false, json!({ "reason": "bad request", "error": detail })).await?;
-            Ok(page(400, "Invalid sign-on request", "The application sent a sign-on request that could not be accepted."))
+        async fn refuse_request(
+            &self,
+            app: &Application,
+            source_ip: Option<&str>,
+            detail: String,
+        ) -> Result<SsoOutcome> {
+            self.audit_sso(
+                app,
+                None,
+                source_ip,
+                false,
+                json!({ "reason": "bad request", "error": detail }),
+            )
+            .await?;
+            Ok(page(
+                400,
+                "Invalid sign-on request",
+                "The application sent a sign-on request that could not be accepted.",
+            ))
         }
 
-        async fn park_request(&self, app: &Application, instance: &Instance, parked: &ParkedRequest, relay_state: Option<String>) -> Result<String> {
+        async fn park_request(
+            &self,
+            app: &Application,
+            instance: &Instance,
+            parked: &ParkedRequest,
+            relay_state: Option<String>,
+        ) -> Result<String> {
             let now = self.now();
             let id = id::new_id("sso");
             let p = PendingSso {
@@ -668,13 +854,28 @@ mod services {
         }
 
         /// Parks a request and sends the browser through the sign-in page.
-        async fn park(&self, app: &Application, instance: &Instance, parked: &ParkedRequest, relay_state: Option<String>, level: AuthnLevel, reuse_id: Option<&str>) -> Result<SsoOutcome> {
+        async fn park(
+            &self,
+            app: &Application,
+            instance: &Instance,
+            parked: &ParkedRequest,
+            relay_state: Option<String>,
+            level: AuthnLevel,
+            reuse_id: Option<&str>,
+        ) -> Result<SsoOutcome> {
             let id = match reuse_id {
                 Some(id) => id.to_owned(),
-                None => self.park_request(app, instance, parked, relay_state).await?,
+                None => {
+                    self.park_request(app, instance, parked, relay_state)
+                        .await?
+                }
             };
             let cont = continue_path(&instance.id, &id);
-            let mut location = format!("/i/{}/login?continue={}", instance.id, crate::http::auth::query_escape(&cont));
+            let mut location = format!(
+                "/i/{}/login?continue={}",
+                instance.id,
+                crate::http::auth::query_escape(&cont)
+            );
             if parked.force_authn {
                 location.push_str("&force=1");
             }
@@ -685,36 +886,78 @@ mod services {
         }
 
         /// Continues a parked request after sign-in (`/i/{iid}/sso/{pending_id}`).
-        pub async fn sso_continue(&self, instance: &Instance, pending_id: &str, session: Option<Session>, source_ip: Option<&str>) -> Result<SsoOutcome> {
+        pub async fn sso_continue(
+            &self,
+            instance: &Instance,
+            pending_id: &str,
+            session: Option<Session>,
+            source_ip: Option<&str>,
+        ) -> Result<SsoOutcome> {
             let now = self.now();
             let pending = {
                 let mut conn = self.store.read().await?;
                 store::pending_sso::get(&mut conn, &instance.id, pending_id, now).await?
             };
             let Some(pending) = pending else {
-                return Ok(page(410, "Sign-on expired", "This sign-on request has expired. Go back to the application and start again."));
+                return Ok(page(
+                    410,
+                    "Sign-on expired",
+                    "This sign-on request has expired. Go back to the application and start again.",
+                ));
             };
             let Some((app, _)) = self.load_app_instance(&pending.app_id).await? else {
-                return Ok(page(404, "Unknown application", "The application no longer exists."));
+                return Ok(page(
+                    404,
+                    "Unknown application",
+                    "The application no longer exists.",
+                ));
             };
             if !app.sso_usable() {
-                return Ok(page(403, "Application unavailable", "Single sign-on to this application is disabled. Contact your administrator."));
+                return Ok(page(
+                    403,
+                    "Application unavailable",
+                    "Single sign-on to this application is disabled. Contact your administrator.",
+                ));
             }
             let parked: ParkedRequest = serde_json::from_str(&pending.request).map_err(internal)?;
-            self.answer(&app, instance, parked, pending.relay_state.clone(), session, source_ip, Some(&pending.id)).await
+            self.answer(
+                &app,
+                instance,
+                parked,
+                pending.relay_state.clone(),
+                session,
+                source_ip,
+                Some(&pending.id),
+            )
+            .await
         }
 
         /// IdP-initiated SSO from the portal.
-        pub async fn sso_launch(&self, instance: &Instance, session: Session, app_id: &str, relay_state: Option<&str>, source_ip: Option<&str>) -> Result<SsoOutcome> {
+        pub async fn sso_launch(
+            &self,
+            instance: &Instance,
+            session: Session,
+            app_id: &str,
+            relay_state: Option<&str>,
+            source_ip: Option<&str>,
+        ) -> Result<SsoOutcome> {
             let app = {
                 let mut conn = self.store.read().await?;
                 store::application::get(&mut conn, &instance.id, app_id).await?
             };
             let Some(app) = app else {
-                return Ok(page(404, "Unknown application", "This application does not exist."));
+                return Ok(page(
+                    404,
+                    "Unknown application",
+                    "This application does not exist.",
+                ));
             };
             if !app.sso_usable() {
-                return Ok(page(403, "Application unavailable", "Single sign-on to this application is disabled."));
+                return Ok(page(
+                    403,
+                    "Application unavailable",
+                    "Single sign-on to this application is disabled.",
+                ));
             }
             let Some(parked) = super::idp_initiated(&app.saml, self.now()) else {
                 if let Some(url) = app.saml.init_login_url.clone()
@@ -722,24 +965,56 @@ mod services {
                 {
                     return Ok(SsoOutcome::Redirect { location: url });
                 }
-                return Ok(page(409, "Application not ready", "This application cannot be started from the portal."));
+                return Ok(page(
+                    409,
+                    "Application not ready",
+                    "This application cannot be started from the portal.",
+                ));
             };
             // RelayState from the portal is taken only from the app's own list.
             let relay = match relay_state.filter(|r| !r.is_empty()) {
                 Some(r) if app.saml.offers_relay_state(r) => Some(r.to_owned()),
-                Some(_) => return Ok(page(400, "Unknown link", "This link is not configured for the application.")),
+                Some(_) => {
+                    return Ok(page(
+                        400,
+                        "Unknown link",
+                        "This link is not configured for the application.",
+                    ));
+                }
                 None => app.saml.default_relay_state.clone(),
             };
-            self.answer(&app, instance, parked, relay, Some(session), source_ip, None).await
+            self.answer(
+                &app,
+                instance,
+                parked,
+                relay,
+                Some(session),
+                source_ip,
+                None,
+            )
+            .await
         }
 
-        async fn error_response(&self, app: &Application, instance: &Instance, parked: &ParkedRequest, failure: SamlFailure, relay_state: Option<String>) -> Result<SsoOutcome> {
+        async fn error_response(
+            &self,
+            app: &Application,
+            instance: &Instance,
+            parked: &ParkedRequest,
+            failure: SamlFailure,
+            relay_state: Option<String>,
+        ) -> Result<SsoOutcome> {
             let base = self.instance_base_url(instance).to_owned();
             let issuer = app.saml.idp_entity_id_or_default(&base, &app.id);
-            let key = self.active_signing_key(&instance.id, KeyAlgorithm::from(app.saml.signature_algorithm)).await?;
+            let key = self
+                .active_signing_key(
+                    &instance.id,
+                    KeyAlgorithm::from(app.saml.signature_algorithm),
+                )
+                .await?;
             let params = saml::response::ErrorResponseParams {
                 response_id: super::new_saml_id(),
-                issue_instant: time::OffsetDateTime::from_unix_timestamp(self.now()).map_err(internal)?,
+                issue_instant: time::OffsetDateTime::from_unix_timestamp(self.now())
+                    .map_err(internal)?,
                 issuer,
                 destination: parked.acs_url.clone(),
                 in_response_to: parked.request_id.clone(),
@@ -750,10 +1025,19 @@ mod services {
             let alg = key.stored.algorithm.signature_algorithm();
             let xml = saml::response::build_error_response(
                 &params,
-                Some((&key.key, &key.certificate, alg, saml::algorithm::DigestAlgorithm::Sha256)),
+                Some((
+                    &key.key,
+                    &key.certificate,
+                    alg,
+                    saml::algorithm::DigestAlgorithm::Sha256,
+                )),
             )
             .map_err(internal)?;
-            Ok(SsoOutcome::Post { acs_url: parked.acs_url.clone(), xml, relay_state })
+            Ok(SsoOutcome::Post {
+                acs_url: parked.acs_url.clone(),
+                xml,
+                relay_state,
+            })
         }
 
         async fn take_pending(&self, pending_id: Option<&str>) -> Result<bool> {
@@ -786,11 +1070,18 @@ mod services {
                 parked.stale_session = session.as_ref().map(|s| s.id_hash.clone());
                 if let Some(pid) = pending_id {
                     let mut conn = self.store.read().await?;
-                    store::pending_sso::update_request(&mut conn, pid, &serde_json::to_string(&parked).map_err(internal)?).await?;
+                    store::pending_sso::update_request(
+                        &mut conn,
+                        pid,
+                        &serde_json::to_string(&parked).map_err(internal)?,
+                    )
+                    .await?;
                 }
             }
             let stale = parked.force_authn
-                && session.as_ref().is_some_and(|s| parked.stale_session.as_deref() == Some(s.id_hash.as_str()));
+                && session
+                    .as_ref()
+                    .is_some_and(|s| parked.stale_session.as_deref() == Some(s.id_hash.as_str()));
             let user = match &session {
                 Some(s) => {
                     let mut conn = self.store.read().await?;
@@ -805,13 +1096,28 @@ mod services {
             let can_mfa = user.as_ref().is_some_and(|u| u.mfa_enabled);
             let state = if user.is_some() { state } else { None };
             match super::decide(&parked, state, can_mfa) {
-                Decision::SignIn { level } => self.park(app, instance, &parked, relay_state, level, pending_id).await,
+                Decision::SignIn { level } => {
+                    self.park(app, instance, &parked, relay_state, level, pending_id)
+                        .await
+                }
                 Decision::Fail(failure) => {
                     if !self.take_pending(pending_id).await? {
-                        return Ok(page(410, "Sign-on expired", "This sign-on request was already answered."));
+                        return Ok(page(
+                            410,
+                            "Sign-on expired",
+                            "This sign-on request was already answered.",
+                        ));
                     }
-                    self.audit_sso(app, user.as_ref().map(|u| u.id.as_str()), source_ip, false, json!({ "reason": failure.message })).await?;
-                    self.error_response(app, instance, &parked, failure, relay_state).await
+                    self.audit_sso(
+                        app,
+                        user.as_ref().map(|u| u.id.as_str()),
+                        source_ip,
+                        false,
+                        json!({ "reason": failure.message }),
+                    )
+                    .await?;
+                    self.error_response(app, instance, &parked, failure, relay_state)
+                        .await
                 }
                 Decision::Answer { class_ref } => {
                     let (Some(session), Some(user)) = (session, user) else {
@@ -820,30 +1126,70 @@ mod services {
                     if user.must_change_password {
                         let cont = match pending_id {
                             Some(p) => continue_path(&instance.id, p),
-                            None => continue_path(&instance.id, &self.park_request(app, instance, &parked, relay_state).await?),
+                            None => continue_path(
+                                &instance.id,
+                                &self
+                                    .park_request(app, instance, &parked, relay_state)
+                                    .await?,
+                            ),
                         };
                         return Ok(SsoOutcome::Redirect {
-                            location: format!("/i/{}/password?continue={}", instance.id, crate::http::auth::query_escape(&cont)),
+                            location: format!(
+                                "/i/{}/password?continue={}",
+                                instance.id,
+                                crate::http::auth::query_escape(&cont)
+                            ),
                         });
                     }
                     if !self.take_pending(pending_id).await? {
-                        return Ok(page(410, "Sign-on expired", "This sign-on request was already answered."));
+                        return Ok(page(
+                            410,
+                            "Sign-on expired",
+                            "This sign-on request was already answered.",
+                        ));
                     }
                     if !self.is_authorized(app, &user).await? {
-                        self.audit_sso(app, Some(&user.id), source_ip, false, json!({ "reason": "not authorized" })).await?;
-                        return Ok(page(403, "Access denied", "You are not authorized to use this application. Contact your administrator."));
+                        self.audit_sso(
+                            app,
+                            Some(&user.id),
+                            source_ip,
+                            false,
+                            json!({ "reason": "not authorized" }),
+                        )
+                        .await?;
+                        return Ok(page(
+                            403,
+                            "Access denied",
+                            "You are not authorized to use this application. Contact your administrator.",
+                        ));
                     }
                     let attrs = self.user_attributes(&user).await?;
                     let app_username = {
                         let mut conn = self.store.read().await?;
-                        store::app_account::get(&mut conn, &app.id, &user.id).await?.map(|a| a.app_username)
+                        store::app_account::get(&mut conn, &app.id, &user.id)
+                            .await?
+                            .map(|a| a.app_username)
                     };
-                    let ctx = EvalContext { user: &attrs, app_username: app_username.as_deref() };
+                    let ctx = EvalContext {
+                        user: &attrs,
+                        app_username: app_username.as_deref(),
+                    };
                     let content = match super::assertion_content(&app.saml, &ctx) {
                         Ok(c) => c,
                         Err(e) => {
-                            self.audit_sso(app, Some(&user.id), source_ip, false, json!({ "reason": e.to_string() })).await?;
-                            return Ok(page(403, "No application account", "Single sign-on cannot proceed: you have no account for this application. Contact your administrator."));
+                            self.audit_sso(
+                                app,
+                                Some(&user.id),
+                                source_ip,
+                                false,
+                                json!({ "reason": e.to_string() }),
+                            )
+                            .await?;
+                            return Ok(page(
+                                403,
+                                "No application account",
+                                "Single sign-on cannot proceed: you have no account for this application. Contact your administrator.",
+                            ));
                         }
                     };
                     let base = self.instance_base_url(instance).to_owned();
@@ -861,10 +1207,21 @@ mod services {
                     };
                     let name_id = content.name_id.value.clone();
                     let params = super::response_params(&rc, content);
-                    let key = self.active_signing_key(&instance.id, KeyAlgorithm::from(app.saml.signature_algorithm)).await?;
+                    let key = self
+                        .active_signing_key(
+                            &instance.id,
+                            KeyAlgorithm::from(app.saml.signature_algorithm),
+                        )
+                        .await?;
                     let alg = key.stored.algorithm.signature_algorithm();
-                    let xml = saml::response::build_response(&params, &key.key, &key.certificate, alg, saml::algorithm::DigestAlgorithm::Sha256)
-                        .map_err(internal)?;
+                    let xml = saml::response::build_response(
+                        &params,
+                        &key.key,
+                        &key.certificate,
+                        alg,
+                        saml::algorithm::DigestAlgorithm::Sha256,
+                    )
+                    .map_err(internal)?;
                     self.audit_sso(
                         app,
                         Some(&user.id),
@@ -879,7 +1236,11 @@ mod services {
                         }),
                     )
                     .await?;
-                    Ok(SsoOutcome::Post { acs_url: parked.acs_url.clone(), xml, relay_state })
+                    Ok(SsoOutcome::Post {
+                        acs_url: parked.acs_url.clone(),
+                        xml,
+                        relay_state,
+                    })
                 }
             }
         }
@@ -897,7 +1258,11 @@ mod services {
             let mut org_units = Vec::new();
             for r in &rows {
                 use sqlx::Row;
-                org_units.push(OrgUnitRef { id: r.try_get("id")?, name: r.try_get("name")?, external_id: r.try_get("external_id")? });
+                org_units.push(OrgUnitRef {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    external_id: r.try_get("external_id")?,
+                });
             }
             let rows = sqlx::query(
                 "SELECT g.id AS id, g.name AS name, g.external_id AS external_id FROM groups g \
@@ -909,12 +1274,23 @@ mod services {
             let mut groups = Vec::new();
             for r in &rows {
                 use sqlx::Row;
-                groups.push(GroupRef { id: r.try_get("id")?, name: r.try_get("name")?, external_id: r.try_get("external_id")? });
+                groups.push(GroupRef {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    external_id: r.try_get("external_id")?,
+                });
             }
             let custom_fields = user
                 .custom_fields
                 .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
                 .collect();
             Ok(UserAttributes {
                 username: user.username.clone(),
@@ -965,37 +1341,96 @@ mod tests {
     }
 
     fn ctx(comparison: AuthnContextComparison, refs: &[&str]) -> RequestedAuthnContext {
-        RequestedAuthnContext { comparison, class_refs: refs.iter().map(|s| (*s).to_owned()).collect(), decl_refs: vec![] }
+        RequestedAuthnContext {
+            comparison,
+            class_refs: refs.iter().map(|s| (*s).to_owned()).collect(),
+            decl_refs: vec![],
+        }
     }
 
     #[test]
     fn issuer_acs_and_signature_rules() {
         let c = config();
         assert!(check_request(&c, &request(), false, 0).unwrap().is_ok());
-        let r = AuthnRequest { issuer: "https://evil.example".into(), ..request() };
-        assert_eq!(check_request(&c, &r, false, 0), Err(RequestRefusal::UnknownIssuer));
-        let foreign = AuthnRequest { assertion_consumer_service_url: Some("https://evil.example/acs".into()), ..request() };
-        assert_eq!(check_request(&c, &foreign, false, 0), Err(RequestRefusal::AcsMismatch));
+        let r = AuthnRequest {
+            issuer: "https://evil.example".into(),
+            ..request()
+        };
+        assert_eq!(
+            check_request(&c, &r, false, 0),
+            Err(RequestRefusal::UnknownIssuer)
+        );
+        let foreign = AuthnRequest {
+            assertion_consumer_service_url: Some("https://evil.example/acs".into()),
+            ..request()
+        };
+        assert_eq!(
+            check_request(&c, &foreign, false, 0),
+            Err(RequestRefusal::AcsMismatch)
+        );
         // A signed request may name its own ACS only when the app allows it.
-        assert_eq!(check_request(&c, &foreign, true, 0), Err(RequestRefusal::AcsMismatch));
-        let allowing = SamlConfig { allow_acs_from_signed_requests: true, ..config() };
-        assert_eq!(check_request(&allowing, &foreign, true, 0).unwrap().unwrap().acs_url, "https://evil.example/acs");
-        assert_eq!(check_request(&allowing, &foreign, false, 0), Err(RequestRefusal::AcsMismatch));
-        let signed_only = SamlConfig { want_signed_requests: true, ..config() };
-        assert_eq!(check_request(&signed_only, &request(), false, 0), Err(RequestRefusal::SignatureRequired));
-        assert!(check_request(&signed_only, &request(), true, 0).unwrap().is_ok());
-        let no_acs = AuthnRequest { assertion_consumer_service_url: None, ..request() };
-        assert_eq!(check_request(&c, &no_acs, false, 0).unwrap().unwrap().acs_url, "https://sp.example/acs");
-        assert_eq!(check_request(&SamlConfig::default(), &request(), false, 0), Err(RequestRefusal::NotConfigured));
+        assert_eq!(
+            check_request(&c, &foreign, true, 0),
+            Err(RequestRefusal::AcsMismatch)
+        );
+        let allowing = SamlConfig {
+            allow_acs_from_signed_requests: true,
+            ..config()
+        };
+        assert_eq!(
+            check_request(&allowing, &foreign, true, 0)
+                .unwrap()
+                .unwrap()
+                .acs_url,
+            "https://evil.example/acs"
+        );
+        assert_eq!(
+            check_request(&allowing, &foreign, false, 0),
+            Err(RequestRefusal::AcsMismatch)
+        );
+        let signed_only = SamlConfig {
+            want_signed_requests: true,
+            ..config()
+        };
+        assert_eq!(
+            check_request(&signed_only, &request(), false, 0),
+            Err(RequestRefusal::SignatureRequired)
+        );
+        assert!(
+            check_request(&signed_only, &request(), true, 0)
+                .unwrap()
+                .is_ok()
+        );
+        let no_acs = AuthnRequest {
+            assertion_consumer_service_url: None,
+            ..request()
+        };
+        assert_eq!(
+            check_request(&c, &no_acs, false, 0)
+                .unwrap()
+                .unwrap()
+                .acs_url,
+            "https://sp.example/acs"
+        );
+        assert_eq!(
+            check_request(&SamlConfig::default(), &request(), false, 0),
+            Err(RequestRefusal::NotConfigured)
+        );
     }
 
     #[test]
     fn unsupported_binding_and_context_are_saml_errors() {
-        let r = AuthnRequest { protocol_binding: Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact".into()), ..request() };
+        let r = AuthnRequest {
+            protocol_binding: Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact".into()),
+            ..request()
+        };
         let (_, f) = check_request(&config(), &r, false, 0).unwrap().unwrap_err();
         assert_eq!(f.sub_status, StatusCode::UnsupportedBinding);
         let r = AuthnRequest {
-            requested_authn_context: Some(ctx(AuthnContextComparison::Exact, &["urn:example:smartcard"])),
+            requested_authn_context: Some(ctx(
+                AuthnContextComparison::Exact,
+                &["urn:example:smartcard"],
+            )),
             ..request()
         };
         let (parked, f) = check_request(&config(), &r, false, 0).unwrap().unwrap_err();
@@ -1010,75 +1445,198 @@ mod tests {
     #[test]
     fn sessions_passive_and_force() {
         let p = parked(request());
-        assert_eq!(decide(&p, None, false), Decision::SignIn { level: AuthnLevel::Password });
-        let pw = SignInState { level: AuthnLevel::Password, authn_instant: 50 };
-        assert_eq!(decide(&p, Some(pw), false), Decision::Answer { class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into() });
-        let passive = parked(AuthnRequest { is_passive: true, ..request() });
-        assert!(matches!(decide(&passive, None, false), Decision::Fail(f) if f.sub_status == StatusCode::NoPassive));
-        assert!(matches!(decide(&passive, Some(pw), false), Decision::Answer { .. }));
-        let force = parked(AuthnRequest { force_authn: true, ..request() });
-        assert_eq!(decide(&force, Some(pw), false), Decision::SignIn { level: AuthnLevel::Password });
-        let fresh = SignInState { level: AuthnLevel::Password, authn_instant: 150 };
-        assert!(matches!(decide(&force, Some(fresh), false), Decision::Answer { .. }));
+        assert_eq!(
+            decide(&p, None, false),
+            Decision::SignIn {
+                level: AuthnLevel::Password
+            }
+        );
+        let pw = SignInState {
+            level: AuthnLevel::Password,
+            authn_instant: 50,
+        };
+        assert_eq!(
+            decide(&p, Some(pw), false),
+            Decision::Answer {
+                class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into()
+            }
+        );
+        let passive = parked(AuthnRequest {
+            is_passive: true,
+            ..request()
+        });
+        assert!(
+            matches!(decide(&passive, None, false), Decision::Fail(f) if f.sub_status == StatusCode::NoPassive)
+        );
+        assert!(matches!(
+            decide(&passive, Some(pw), false),
+            Decision::Answer { .. }
+        ));
+        let force = parked(AuthnRequest {
+            force_authn: true,
+            ..request()
+        });
+        assert_eq!(
+            decide(&force, Some(pw), false),
+            Decision::SignIn {
+                level: AuthnLevel::Password
+            }
+        );
+        let fresh = SignInState {
+            level: AuthnLevel::Password,
+            authn_instant: 150,
+        };
+        assert!(matches!(
+            decide(&force, Some(fresh), false),
+            Decision::Answer { .. }
+        ));
     }
 
     #[test]
     fn requested_contexts() {
-        let pw = SignInState { level: AuthnLevel::Password, authn_instant: 200 };
-        let mfa = SignInState { level: AuthnLevel::Mfa, authn_instant: 200 };
+        let pw = SignInState {
+            level: AuthnLevel::Password,
+            authn_instant: 200,
+        };
+        let mfa = SignInState {
+            level: AuthnLevel::Mfa,
+            authn_instant: 200,
+        };
         let exact_ppt = parked(AuthnRequest {
-            requested_authn_context: Some(ctx(AuthnContextComparison::Exact, &[AC_PASSWORD_PROTECTED_TRANSPORT])),
+            requested_authn_context: Some(ctx(
+                AuthnContextComparison::Exact,
+                &[AC_PASSWORD_PROTECTED_TRANSPORT],
+            )),
             ..request()
         });
-        assert_eq!(decide(&exact_ppt, Some(pw), false), Decision::Answer { class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into() });
-        assert_eq!(decide(&exact_ppt, Some(mfa), false), Decision::Answer { class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into() });
+        assert_eq!(
+            decide(&exact_ppt, Some(pw), false),
+            Decision::Answer {
+                class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into()
+            }
+        );
+        assert_eq!(
+            decide(&exact_ppt, Some(mfa), false),
+            Decision::Answer {
+                class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into()
+            }
+        );
         let want_mfa = parked(AuthnRequest {
             requested_authn_context: Some(ctx(AuthnContextComparison::Exact, &[AC_REFEDS_MFA])),
             ..request()
         });
-        assert_eq!(decide(&want_mfa, None, false), Decision::SignIn { level: AuthnLevel::Mfa });
-        assert_eq!(decide(&want_mfa, Some(pw), true), Decision::SignIn { level: AuthnLevel::Mfa });
-        assert!(matches!(decide(&want_mfa, Some(pw), false), Decision::Fail(f) if f.sub_status == StatusCode::NoAuthnContext));
-        assert_eq!(decide(&want_mfa, Some(mfa), false), Decision::Answer { class_ref: AC_REFEDS_MFA.into() });
+        assert_eq!(
+            decide(&want_mfa, None, false),
+            Decision::SignIn {
+                level: AuthnLevel::Mfa
+            }
+        );
+        assert_eq!(
+            decide(&want_mfa, Some(pw), true),
+            Decision::SignIn {
+                level: AuthnLevel::Mfa
+            }
+        );
+        assert!(
+            matches!(decide(&want_mfa, Some(pw), false), Decision::Fail(f) if f.sub_status == StatusCode::NoAuthnContext)
+        );
+        assert_eq!(
+            decide(&want_mfa, Some(mfa), false),
+            Decision::Answer {
+                class_ref: AC_REFEDS_MFA.into()
+            }
+        );
         let minimum = parked(AuthnRequest {
             requested_authn_context: Some(ctx(AuthnContextComparison::Minimum, &[AC_PASSWORD])),
             ..request()
         });
-        assert_eq!(decide(&minimum, Some(mfa), false), Decision::Answer { class_ref: AC_REFEDS_MFA.into() });
+        assert_eq!(
+            decide(&minimum, Some(mfa), false),
+            Decision::Answer {
+                class_ref: AC_REFEDS_MFA.into()
+            }
+        );
         let better = parked(AuthnRequest {
-            requested_authn_context: Some(ctx(AuthnContextComparison::Better, &[AC_PASSWORD_PROTECTED_TRANSPORT])),
+            requested_authn_context: Some(ctx(
+                AuthnContextComparison::Better,
+                &[AC_PASSWORD_PROTECTED_TRANSPORT],
+            )),
             ..request()
         });
-        assert!(matches!(decide(&better, Some(pw), false), Decision::Fail(_)));
-        assert_eq!(decide(&better, Some(mfa), false), Decision::Answer { class_ref: AC_REFEDS_MFA.into() });
+        assert!(matches!(
+            decide(&better, Some(pw), false),
+            Decision::Fail(_)
+        ));
+        assert_eq!(
+            decide(&better, Some(mfa), false),
+            Decision::Answer {
+                class_ref: AC_REFEDS_MFA.into()
+            }
+        );
         let maximum = parked(AuthnRequest {
-            requested_authn_context: Some(ctx(AuthnContextComparison::Maximum, &[AC_PASSWORD_PROTECTED_TRANSPORT])),
+            requested_authn_context: Some(ctx(
+                AuthnContextComparison::Maximum,
+                &[AC_PASSWORD_PROTECTED_TRANSPORT],
+            )),
             ..request()
         });
-        assert_eq!(decide(&maximum, Some(mfa), false), Decision::Answer { class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into() });
+        assert_eq!(
+            decide(&maximum, Some(mfa), false),
+            Decision::Answer {
+                class_ref: AC_PASSWORD_PROTECTED_TRANSPORT.into()
+            }
+        );
     }
 
     #[test]
     fn content_and_lowercase() {
-        let user = UserAttributes { username: "Alice".into(), email: Some("A@Example.com".into()), ..UserAttributes::default() };
+        let user = UserAttributes {
+            username: "Alice".into(),
+            email: Some("A@Example.com".into()),
+            ..UserAttributes::default()
+        };
         let cfg = SamlConfig {
             name_id_format: NameIdFormat::EmailAddress,
-            application_account: AccountMapping::IdaasAccount { field: AccountField::Email },
+            application_account: AccountMapping::IdaasAccount {
+                field: AccountField::Email,
+            },
             name_id_lowercase: true,
             attribute_statements: vec![
-                AttributeStatement { name: "uid".into(), value_expression: AttributeExpr::parse("user.username").unwrap() },
-                AttributeStatement { name: "phone".into(), value_expression: AttributeExpr::parse("user.phoneNumber").unwrap() },
+                AttributeStatement {
+                    name: "uid".into(),
+                    value_expression: AttributeExpr::parse("user.username").unwrap(),
+                },
+                AttributeStatement {
+                    name: "phone".into(),
+                    value_expression: AttributeExpr::parse("user.phoneNumber").unwrap(),
+                },
             ],
             ..config()
         };
-        let c = assertion_content(&cfg, &EvalContext { user: &user, app_username: None }).unwrap();
+        let c = assertion_content(
+            &cfg,
+            &EvalContext {
+                user: &user,
+                app_username: None,
+            },
+        )
+        .unwrap();
         assert_eq!(c.name_id.value, "a@example.com");
         assert_eq!(c.name_id.format, NameIdFormat::EmailAddress.uri());
         assert_eq!(c.attributes.len(), 1, "empty values are left out");
         assert_eq!(c.attributes[0].values, vec!["Alice".to_owned()]);
-        let app_only = SamlConfig { application_account: AccountMapping::ApplicationAccount, ..config() };
+        let app_only = SamlConfig {
+            application_account: AccountMapping::ApplicationAccount,
+            ..config()
+        };
         assert_eq!(
-            assertion_content(&app_only, &EvalContext { user: &user, app_username: None }),
+            assertion_content(
+                &app_only,
+                &EvalContext {
+                    user: &user,
+                    app_username: None
+                }
+            ),
             Err(AssertionError::NameId(NameIdError::NoApplicationAccount))
         );
     }

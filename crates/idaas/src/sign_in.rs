@@ -83,7 +83,11 @@ impl Services {
     }
 
     /// Counts a sign-in attempt from `source_ip`; `false` when over the instance's per-minute limit.
-    pub async fn sign_in_rate_ok(&self, instance: &Instance, source_ip: Option<&str>) -> Result<bool> {
+    pub async fn sign_in_rate_ok(
+        &self,
+        instance: &Instance,
+        source_ip: Option<&str>,
+    ) -> Result<bool> {
         let now = self.now();
         let key = format!("signin:{}:{}", instance.id, source_ip.unwrap_or("unknown"));
         let mut conn = self.store.read().await?;
@@ -119,7 +123,10 @@ impl Services {
             store::user::credentials_by_username(&mut conn, &instance.id, username.trim()).await?
         };
         let Some(creds) = creds else {
-            self.passwords.verify_dummy(password).await.map_err(|e| Error::Internal(e.to_string()))?;
+            self.passwords
+                .verify_dummy(password)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?;
             self.audit_now(failure("unknown_user", None)).await?;
             return Ok(SignInOutcome::Refused(SignInRefusal::InvalidCredentials));
         };
@@ -128,15 +135,24 @@ impl Services {
         let now = self.now();
         let reserved = {
             let mut conn = self.store.read().await?;
-            store::user::reserve_signin_attempt(&mut conn, &user.id, lockout.max_failures, now).await?
+            store::user::reserve_signin_attempt(&mut conn, &user.id, lockout.max_failures, now)
+                .await?
         };
         if !reserved {
             self.audit_now(failure("locked", Some(user))).await?;
             return Ok(SignInOutcome::Refused(SignInRefusal::Locked));
         }
         let ok = match &creds.password_hash {
-            Some(hash) => self.passwords.verify(password, hash).await.map_err(|e| Error::Internal(e.to_string()))?,
-            None => self.passwords.verify_dummy(password).await.map_err(|e| Error::Internal(e.to_string()))?,
+            Some(hash) => self
+                .passwords
+                .verify(password, hash)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            None => self
+                .passwords
+                .verify_dummy(password)
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?,
         };
         if !ok || user.status != UserStatus::Enabled {
             let mut conn = self.store.read().await?;
@@ -144,8 +160,13 @@ impl Services {
                 // Right password of a disabled account: not a guessing failure, but still refused.
                 store::user::record_signin_success(&mut conn, &user.id).await?;
             } else {
-                store::user::record_signin_failure(&mut conn, &user.id, lockout.max_failures, now + lockout.lock_seconds)
-                    .await?;
+                store::user::record_signin_failure(
+                    &mut conn,
+                    &user.id,
+                    lockout.max_failures,
+                    now + lockout.lock_seconds,
+                )
+                .await?;
             }
             drop(conn);
             let reason = if ok { "disabled" } else { "wrong_password" };
@@ -154,7 +175,11 @@ impl Services {
         }
         // `step_up_mfa`: an SP asked for a multi-factor context; users with a TOTP are asked for it
         // even when the instance policy would not.
-        let needs_mfa = instance.settings.mfa_policy.requires_second_factor(user.mfa_enabled) || (step_up_mfa && user.mfa_enabled);
+        let needs_mfa = instance
+            .settings
+            .mfa_policy
+            .requires_second_factor(user.mfa_enabled)
+            || (step_up_mfa && user.mfa_enabled);
         let mut tx = self.store.begin_write().await?;
         store::user::record_signin_success(&mut tx, &user.id).await?;
         let session = store::session::create(
@@ -177,19 +202,30 @@ impl Services {
         store::audit::append(&mut tx, &event, now).await?;
         tx.commit().await?;
         Ok(if needs_mfa {
-            SignInOutcome::SecondFactor { session, enrol: !user.mfa_enabled }
+            SignInOutcome::SecondFactor {
+                session,
+                enrol: !user.mfa_enabled,
+            }
         } else {
-            SignInOutcome::SignedIn { session, must_change_password: user.must_change_password }
+            SignInOutcome::SignedIn {
+                session,
+                must_change_password: user.must_change_password,
+            }
         })
     }
 
     /// Starts a TOTP enrolment for `user`: generates a secret and stores it sealed, not yet enabled.
     /// Refused when a TOTP is already active (an admin must reset it first).
-    pub async fn begin_totp_enrolment(&self, instance: &Instance, user: &User) -> Result<TotpEnrolment> {
+    pub async fn begin_totp_enrolment(
+        &self,
+        instance: &Instance,
+        user: &User,
+    ) -> Result<TotpEnrolment> {
         if user.mfa_enabled {
             return Err(Error::Forbidden("a TOTP authenticator is already enrolled"));
         }
-        let enrolment = mfa::new_enrolment(&instance.name, &user.username).map_err(|e| Error::Internal(e.to_string()))?;
+        let enrolment = mfa::new_enrolment(&instance.name, &user.username)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let sealed = self
             .master_key
             .seal(&totp_aad(&user.id), &enrolment.secret)
@@ -201,10 +237,18 @@ impl Services {
 
     /// Checks a TOTP code of `user_id` (enrolled, or pending enrolment when `enrolling`), refusing
     /// reused steps; counts failures toward the lockout.
-    async fn check_totp(&self, instance: &Instance, user_id: &str, code: &str, enrolling: bool) -> Result<std::result::Result<(), SignInRefusal>> {
+    async fn check_totp(
+        &self,
+        instance: &Instance,
+        user_id: &str,
+        code: &str,
+        enrolling: bool,
+    ) -> Result<std::result::Result<(), SignInRefusal>> {
         let creds = {
             let mut conn = self.store.read().await?;
-            store::user::credentials(&mut conn, &instance.id, user_id).await?.ok_or(Error::NotFound("user"))?
+            store::user::credentials(&mut conn, &instance.id, user_id)
+                .await?
+                .ok_or(Error::NotFound("user"))?
         };
         if creds.user.mfa_enabled == enrolling {
             return Ok(Err(SignInRefusal::NoPendingSignIn));
@@ -212,11 +256,16 @@ impl Services {
         let Some(sealed) = creds.totp_secret_enc.as_deref() else {
             return Ok(Err(SignInRefusal::NoPendingSignIn));
         };
-        let secret = self.master_key.open(&totp_aad(user_id), sealed).map_err(|e| Error::Internal(e.to_string()))?;
+        let secret = self
+            .master_key
+            .open(&totp_aad(user_id), sealed)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let now = self.now();
         let lockout = &instance.settings.lockout;
         let mut conn = self.store.read().await?;
-        if !store::user::reserve_signin_attempt(&mut conn, user_id, lockout.max_failures, now).await? {
+        if !store::user::reserve_signin_attempt(&mut conn, user_id, lockout.max_failures, now)
+            .await?
+        {
             return Ok(Err(SignInRefusal::Locked));
         }
         let last = creds.totp_last_step.and_then(|s| u64::try_from(s).ok());
@@ -224,13 +273,25 @@ impl Services {
         let step = match verified {
             Ok(step) => i64::try_from(step).unwrap_or(i64::MAX),
             Err(MfaError::WrongCode | MfaError::CodeReused | MfaError::InvalidSecret) => {
-                store::user::record_signin_failure(&mut conn, user_id, lockout.max_failures, now + lockout.lock_seconds).await?;
+                store::user::record_signin_failure(
+                    &mut conn,
+                    user_id,
+                    lockout.max_failures,
+                    now + lockout.lock_seconds,
+                )
+                .await?;
                 return Ok(Err(SignInRefusal::WrongCode));
             }
         };
         // The step is stored atomically: of two parallel uses of one code only one wins.
         if !store::user::advance_totp_step(&mut conn, user_id, step).await? {
-            store::user::record_signin_failure(&mut conn, user_id, lockout.max_failures, now + lockout.lock_seconds).await?;
+            store::user::record_signin_failure(
+                &mut conn,
+                user_id,
+                lockout.max_failures,
+                now + lockout.lock_seconds,
+            )
+            .await?;
             return Ok(Err(SignInRefusal::WrongCode));
         }
         store::user::record_signin_success(&mut conn, user_id).await?;
@@ -254,7 +315,9 @@ impl Services {
             return Ok(Err(SignInRefusal::RateLimited));
         }
         let actor = Actor::user(&session.user_id, source_ip.map(str::to_owned));
-        let result = self.check_totp(instance, &session.user_id, code, enrolling).await?;
+        let result = self
+            .check_totp(instance, &session.user_id, code, enrolling)
+            .await?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         let mut event = NewAuditEvent::new(Some(&instance.id), &actor, "authn", "signin")
@@ -272,10 +335,18 @@ impl Services {
                         .execute(&mut *tx)
                         .await?;
                 }
-                store::session::complete_authn(&mut tx, &session.id_hash, METHODS_PASSWORD_TOTP, now).await?;
+                store::session::complete_authn(
+                    &mut tx,
+                    &session.id_hash,
+                    METHODS_PASSWORD_TOTP,
+                    now,
+                )
+                .await?;
             }
             Err(refusal) => {
-                event = event.failure().detail(json!({ "methods": "totp", "reason": format!("{refusal:?}") }));
+                event = event
+                    .failure()
+                    .detail(json!({ "methods": "totp", "reason": format!("{refusal:?}") }));
             }
         }
         store::audit::append(&mut tx, &event, now).await?;
@@ -294,8 +365,13 @@ impl Services {
         let result = self.check_totp(instance, &user.id, code, true).await?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
-        let mut event = NewAuditEvent::new(Some(&instance.id), &Actor::user(&user.id, source_ip.map(str::to_owned)), "mfa", "enrol")
-            .target("user", &user.id);
+        let mut event = NewAuditEvent::new(
+            Some(&instance.id),
+            &Actor::user(&user.id, source_ip.map(str::to_owned)),
+            "mfa",
+            "enrol",
+        )
+        .target("user", &user.id);
         if result.is_ok() {
             sqlx::query("UPDATE users SET mfa_enabled = 1, updated_at = $1 WHERE id = $2")
                 .bind(now)
@@ -321,16 +397,28 @@ impl Services {
     ) -> Result<std::result::Result<(), PasswordChangeRefusal>> {
         let creds = {
             let mut conn = self.store.read().await?;
-            store::user::credentials(&mut conn, &instance.id, &user.id).await?.ok_or(Error::NotFound("user"))?
+            store::user::credentials(&mut conn, &instance.id, &user.id)
+                .await?
+                .ok_or(Error::NotFound("user"))?
         };
         let Some(hash) = creds.password_hash.clone() else {
             return Ok(Err(PasswordChangeRefusal::WrongCurrentPassword));
         };
-        if !self.passwords.verify(current, &hash).await.map_err(|e| Error::Internal(e.to_string()))? {
+        if !self
+            .passwords
+            .verify(current, &hash)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+        {
             self.audit_now(
-                NewAuditEvent::new(Some(&instance.id), &Actor::user(&user.id, source_ip.map(str::to_owned)), "user", "change_password")
-                    .target("user", &user.id)
-                    .failure(),
+                NewAuditEvent::new(
+                    Some(&instance.id),
+                    &Actor::user(&user.id, source_ip.map(str::to_owned)),
+                    "user",
+                    "change_password",
+                )
+                .target("user", &user.id)
+                .failure(),
             )
             .await?;
             return Ok(Err(PasswordChangeRefusal::WrongCurrentPassword));
@@ -348,27 +436,56 @@ impl Services {
         }
         match policy.check_history(&self.passwords, new, &previous).await {
             Ok(()) => {}
-            Err(HistoryCheckError::Violation(v)) => return Ok(Err(PasswordChangeRefusal::Policy(v))),
+            Err(HistoryCheckError::Violation(v)) => {
+                return Ok(Err(PasswordChangeRefusal::Policy(v)));
+            }
             Err(HistoryCheckError::Password(e)) => return Err(Error::Internal(e.to_string())),
         }
-        let new_hash = self.passwords.hash(new).await.map_err(|e| Error::Internal(e.to_string()))?;
+        let new_hash = self
+            .passwords
+            .hash(new)
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
-        store::user::set_password(&mut tx, &user.id, &new_hash, false, policy.history.max(1), now).await?;
-        let event = NewAuditEvent::new(Some(&instance.id), &Actor::user(&user.id, source_ip.map(str::to_owned)), "user", "change_password")
-            .target("user", &user.id);
+        store::user::set_password(
+            &mut tx,
+            &user.id,
+            &new_hash,
+            false,
+            policy.history.max(1),
+            now,
+        )
+        .await?;
+        let event = NewAuditEvent::new(
+            Some(&instance.id),
+            &Actor::user(&user.id, source_ip.map(str::to_owned)),
+            "user",
+            "change_password",
+        )
+        .target("user", &user.id);
         store::audit::append(&mut tx, &event, now).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }
 
     /// Ends a session.
-    pub async fn sign_out(&self, instance: &Instance, session: &Session, source_ip: Option<&str>) -> Result<()> {
+    pub async fn sign_out(
+        &self,
+        instance: &Instance,
+        session: &Session,
+        source_ip: Option<&str>,
+    ) -> Result<()> {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         store::session::delete(&mut tx, &session.id_hash).await?;
-        let event = NewAuditEvent::new(Some(&instance.id), &Actor::user(&session.user_id, source_ip.map(str::to_owned)), "authn", "signout")
-            .target("user", &session.user_id);
+        let event = NewAuditEvent::new(
+            Some(&instance.id),
+            &Actor::user(&session.user_id, source_ip.map(str::to_owned)),
+            "authn",
+            "signout",
+        )
+        .target("user", &session.user_id);
         store::audit::append(&mut tx, &event, now).await?;
         tx.commit().await?;
         Ok(())

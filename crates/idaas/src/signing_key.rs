@@ -176,9 +176,15 @@ impl StoredKey {
             KeyAlgorithm::RsaSha256 => saml::key::SigningKey::generate_rsa(2048)?,
             KeyAlgorithm::EcdsaSha256 => saml::key::SigningKey::generate_ecdsa_p256()?,
         };
-        let not_before = OffsetDateTime::from_unix_timestamp(now - 300).map_err(|_| SigningKeyError::Time)?;
+        let not_before =
+            OffsetDateTime::from_unix_timestamp(now - 300).map_err(|_| SigningKeyError::Time)?;
         let not_after = not_before + time::Duration::days(365 * CERTIFICATE_YEARS);
-        let cert = saml::key::Certificate::self_signed(&key, &format!("Gatehouse IDaaS {instance_id}"), not_before, not_after)?;
+        let cert = saml::key::Certificate::self_signed(
+            &key,
+            &format!("Gatehouse IDaaS {instance_id}"),
+            not_before,
+            not_after,
+        )?;
         let pkcs8 = key.to_pkcs8_der()?;
         let private_key_enc = master.seal(&id, &pkcs8)?;
         Ok(Self {
@@ -213,8 +219,13 @@ impl StoredKey {
             algorithm: self.algorithm,
             state: self.state,
             certificate: self.certificate.clone(),
-            sha256_fingerprint: cert.as_ref().map(|c| c.sha256_fingerprint()).unwrap_or_default(),
-            not_after: cert.map(|c| c.not_after().unix_timestamp()).unwrap_or_default(),
+            sha256_fingerprint: cert
+                .as_ref()
+                .map(|c| c.sha256_fingerprint())
+                .unwrap_or_default(),
+            not_after: cert
+                .map(|c| c.not_after().unix_timestamp())
+                .unwrap_or_default(),
             created_at: self.created_at,
             activated_at: self.activated_at,
             retired_at: self.retired_at,
@@ -234,7 +245,9 @@ pub struct ActiveKey {
 
 impl std::fmt::Debug for ActiveKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActiveKey").field("id", &self.stored.id).finish_non_exhaustive()
+        f.debug_struct("ActiveKey")
+            .field("id", &self.stored.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -253,12 +266,24 @@ mod services {
     }
 
     impl Services {
-        async fn generate_key(&self, instance_id: &str, algorithm: KeyAlgorithm, state: KeyState) -> Result<StoredKey> {
+        async fn generate_key(
+            &self,
+            instance_id: &str,
+            algorithm: KeyAlgorithm,
+            state: KeyState,
+        ) -> Result<StoredKey> {
             let master = self.master_key.clone_for_blocking();
             let instance_id = instance_id.to_owned();
             let now = self.now();
             tokio::task::spawn_blocking(move || {
-                StoredKey::generate(id::new_id("key"), &instance_id, algorithm, state, &master, now)
+                StoredKey::generate(
+                    id::new_id("key"),
+                    &instance_id,
+                    algorithm,
+                    state,
+                    &master,
+                    now,
+                )
             })
             .await
             .map_err(internal)?
@@ -266,7 +291,11 @@ mod services {
         }
 
         /// The active key of `algorithm`, created on first use.
-        pub async fn active_signing_key(&self, instance_id: &str, algorithm: KeyAlgorithm) -> Result<ActiveKey> {
+        pub async fn active_signing_key(
+            &self,
+            instance_id: &str,
+            algorithm: KeyAlgorithm,
+        ) -> Result<ActiveKey> {
             let existing = {
                 let mut conn = self.store.read().await?;
                 store::signing_key::list_for_algorithm(&mut conn, instance_id, algorithm).await?
@@ -274,17 +303,26 @@ mod services {
             let stored = match existing.into_iter().find(|k| k.state == KeyState::Active) {
                 Some(k) => k,
                 None => {
-                    let key = self.generate_key(instance_id, algorithm, KeyState::Active).await?;
+                    let key = self
+                        .generate_key(instance_id, algorithm, KeyState::Active)
+                        .await?;
                     let mut tx = self.store.begin_write().await?;
                     // Another request may have created one meanwhile: keep the first.
-                    let again = store::signing_key::list_for_algorithm(&mut tx, instance_id, algorithm).await?;
+                    let again =
+                        store::signing_key::list_for_algorithm(&mut tx, instance_id, algorithm)
+                            .await?;
                     let winner = match again.into_iter().find(|k| k.state == KeyState::Active) {
                         Some(k) => k,
                         None => {
                             store::signing_key::insert(&mut tx, &key).await?;
-                            let event = NewAuditEvent::new(Some(instance_id), &Actor::system(), "signing_key", "create")
-                                .target("signing_key", &key.id)
-                                .detail(json!({ "algorithm": algorithm.as_str(), "state": "active" }));
+                            let event = NewAuditEvent::new(
+                                Some(instance_id),
+                                &Actor::system(),
+                                "signing_key",
+                                "create",
+                            )
+                            .target("signing_key", &key.id)
+                            .detail(json!({ "algorithm": algorithm.as_str(), "state": "active" }));
                             store::audit::append(&mut tx, &event, self.now()).await?;
                             key
                         }
@@ -295,11 +333,19 @@ mod services {
             };
             let key = stored.unseal(&self.master_key).map_err(internal)?;
             let certificate = stored.certificate().map_err(internal)?;
-            Ok(ActiveKey { stored, key, certificate })
+            Ok(ActiveKey {
+                stored,
+                key,
+                certificate,
+            })
         }
 
         /// Certificates published in metadata for `algorithm`: active, next and retired keys.
-        pub async fn published_certificates(&self, instance_id: &str, algorithm: KeyAlgorithm) -> Result<Vec<saml::key::Certificate>> {
+        pub async fn published_certificates(
+            &self,
+            instance_id: &str,
+            algorithm: KeyAlgorithm,
+        ) -> Result<Vec<saml::key::Certificate>> {
             let active = self.active_signing_key(instance_id, algorithm).await?;
             let keys = {
                 let mut conn = self.store.read().await?;
@@ -315,17 +361,32 @@ mod services {
         /// Every key of the instance.
         pub async fn list_signing_keys(&self, instance_id: &str) -> Result<Vec<KeyInfo>> {
             let mut conn = self.store.read().await?;
-            Ok(store::signing_key::list(&mut conn, instance_id).await?.iter().map(StoredKey::info).collect())
+            Ok(store::signing_key::list(&mut conn, instance_id)
+                .await?
+                .iter()
+                .map(StoredKey::info)
+                .collect())
         }
 
         /// Rotation step 1: creates the `next` key of `algorithm` (one at a time).
-        pub async fn create_next_signing_key(&self, instance_id: &str, actor: &Actor, algorithm: KeyAlgorithm) -> Result<KeyInfo> {
+        pub async fn create_next_signing_key(
+            &self,
+            instance_id: &str,
+            actor: &Actor,
+            algorithm: KeyAlgorithm,
+        ) -> Result<KeyInfo> {
             self.active_signing_key(instance_id, algorithm).await?;
-            let key = self.generate_key(instance_id, algorithm, KeyState::Next).await?;
+            let key = self
+                .generate_key(instance_id, algorithm, KeyState::Next)
+                .await?;
             let mut tx = self.store.begin_write().await?;
-            let keys = store::signing_key::list_for_algorithm(&mut tx, instance_id, algorithm).await?;
+            let keys =
+                store::signing_key::list_for_algorithm(&mut tx, instance_id, algorithm).await?;
             if keys.iter().any(|k| k.state == KeyState::Next) {
-                return Err(Error::invalid("state", "a next key already exists; promote or remove it first"));
+                return Err(Error::invalid(
+                    "state",
+                    "a next key already exists; promote or remove it first",
+                ));
             }
             store::signing_key::insert(&mut tx, &key).await?;
             let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "create")
@@ -337,35 +398,58 @@ mod services {
         }
 
         /// Rotation step 2: makes the `next` key `key_id` active; the old active key is retired.
-        pub async fn promote_signing_key(&self, instance_id: &str, actor: &Actor, key_id: &str) -> Result<KeyInfo> {
+        pub async fn promote_signing_key(
+            &self,
+            instance_id: &str,
+            actor: &Actor,
+            key_id: &str,
+        ) -> Result<KeyInfo> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            let key = store::signing_key::get(&mut tx, instance_id, key_id).await?.ok_or(Error::NotFound("signing key"))?;
+            let key = store::signing_key::get(&mut tx, instance_id, key_id)
+                .await?
+                .ok_or(Error::NotFound("signing key"))?;
             if key.state != KeyState::Next {
                 return Err(Error::invalid("state", "only a next key can be promoted"));
             }
-            for old in store::signing_key::list_for_algorithm(&mut tx, instance_id, key.algorithm).await? {
+            for old in
+                store::signing_key::list_for_algorithm(&mut tx, instance_id, key.algorithm).await?
+            {
                 if old.state == KeyState::Active {
                     store::signing_key::retire(&mut tx, instance_id, &old.id, now).await?;
                 }
             }
             store::signing_key::activate(&mut tx, instance_id, key_id, now).await?;
-            let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "activate").target("signing_key", key_id);
+            let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "activate")
+                .target("signing_key", key_id);
             store::audit::append(&mut tx, &event, now).await?;
-            let key = store::signing_key::get(&mut tx, instance_id, key_id).await?.ok_or(Error::NotFound("signing key"))?;
+            let key = store::signing_key::get(&mut tx, instance_id, key_id)
+                .await?
+                .ok_or(Error::NotFound("signing key"))?;
             tx.commit().await?;
             Ok(key.info())
         }
 
         /// Rotation step 3: removes a retired (or an unused next) key; it is no longer published.
-        pub async fn remove_signing_key(&self, instance_id: &str, actor: &Actor, key_id: &str) -> Result<()> {
+        pub async fn remove_signing_key(
+            &self,
+            instance_id: &str,
+            actor: &Actor,
+            key_id: &str,
+        ) -> Result<()> {
             let mut tx = self.store.begin_write().await?;
-            let key = store::signing_key::get(&mut tx, instance_id, key_id).await?.ok_or(Error::NotFound("signing key"))?;
+            let key = store::signing_key::get(&mut tx, instance_id, key_id)
+                .await?
+                .ok_or(Error::NotFound("signing key"))?;
             if key.state == KeyState::Active {
-                return Err(Error::invalid("state", "the active key cannot be removed; promote another key first"));
+                return Err(Error::invalid(
+                    "state",
+                    "the active key cannot be removed; promote another key first",
+                ));
             }
             store::signing_key::delete(&mut tx, instance_id, key_id).await?;
-            let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "delete").target("signing_key", key_id);
+            let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "delete")
+                .target("signing_key", key_id);
             store::audit::append(&mut tx, &event, self.now()).await?;
             tx.commit().await?;
             Ok(())
@@ -381,18 +465,32 @@ mod tests {
     fn generate_seal_and_sign() {
         let master = MasterKey::new(&[3u8; 32]).unwrap();
         for alg in [KeyAlgorithm::EcdsaSha256, KeyAlgorithm::RsaSha256] {
-            let k = StoredKey::generate("key_a".into(), "idaas_x", alg, KeyState::Active, &master, 1_700_000_000).unwrap();
+            let k = StoredKey::generate(
+                "key_a".into(),
+                "idaas_x",
+                alg,
+                KeyState::Active,
+                &master,
+                1_700_000_000,
+            )
+            .unwrap();
             assert!(!k.private_key_enc.contains("PRIVATE"));
             let key = k.unseal(&master).unwrap();
             let sig = key.sign(alg.signature_algorithm(), b"data").unwrap();
             let cert = k.certificate().unwrap();
-            assert!(cert.verify_signature(alg.signature_algorithm(), b"data", &sig).is_ok());
+            assert!(
+                cert.verify_signature(alg.signature_algorithm(), b"data", &sig)
+                    .is_ok()
+            );
             assert_eq!(k.info().state, KeyState::Active);
             assert_eq!(k.activated_at, Some(1_700_000_000));
             // The sealed key is bound to its id.
             let mut moved = k.clone();
             moved.id = "key_b".into();
-            assert!(matches!(moved.unseal(&master), Err(SigningKeyError::Seal(SealError::Unauthentic))));
+            assert!(matches!(
+                moved.unseal(&master),
+                Err(SigningKeyError::Seal(SealError::Unauthentic))
+            ));
         }
     }
 

@@ -170,6 +170,57 @@ pub struct AuthnRequest {
 }
 
 impl AuthnRequest {
+    /// Writes the request as XML (the SP side: our Cloud SSO and the demo SP). The output is in
+    /// exclusive canonical form; for the HTTP-Redirect binding it is sent unsigned and signed
+    /// detached by [`crate::binding::encode_redirect`].
+    pub fn to_xml(&self) -> String {
+        use crate::xml::writer::Element;
+        let mut root = Element::new("samlp", "AuthnRequest")
+            .attr("ID", self.id.clone())
+            .attr("Version", "2.0")
+            .attr(
+                "IssueInstant",
+                crate::instant::format_instant(self.issue_instant),
+            )
+            .attr_opt("Destination", self.destination.clone())
+            .attr_opt(
+                "AssertionConsumerServiceURL",
+                self.assertion_consumer_service_url.clone(),
+            )
+            .attr_opt(
+                "AssertionConsumerServiceIndex",
+                self.assertion_consumer_service_index.map(|i| i.to_string()),
+            )
+            .attr_opt("ProtocolBinding", self.protocol_binding.clone())
+            .child(Element::new("saml", "Issuer").text(self.issuer.clone()));
+        if self.force_authn {
+            root = root.attr("ForceAuthn", "true");
+        }
+        if self.is_passive {
+            root = root.attr("IsPassive", "true");
+        }
+        if let Some(p) = &self.name_id_policy {
+            root = root.child(
+                Element::new("samlp", "NameIDPolicy")
+                    .attr_opt("Format", p.format.clone())
+                    .attr_opt("SPNameQualifier", p.sp_name_qualifier.clone())
+                    .attr_opt("AllowCreate", p.allow_create.map(|b| b.to_string())),
+            );
+        }
+        if let Some(rac) = &self.requested_authn_context {
+            let mut el = Element::new("samlp", "RequestedAuthnContext")
+                .attr("Comparison", rac.comparison.as_str());
+            for c in &rac.class_refs {
+                el = el.child(Element::new("saml", "AuthnContextClassRef").text(c.clone()));
+            }
+            for d in &rac.decl_refs {
+                el = el.child(Element::new("saml", "AuthnContextDeclRef").text(d.clone()));
+            }
+            root = root.child(el);
+        }
+        root.to_xml()
+    }
+
     /// Parses an AuthnRequest without checking any signature.
     pub fn parse(xml: &str) -> Result<Self, AuthnRequestError> {
         let doc = reader::parse(xml, &Limits::default())?;

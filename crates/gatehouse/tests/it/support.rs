@@ -9,7 +9,11 @@ use serde_json::Value;
 
 /// A free loopback port (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A fresh temporary directory.
@@ -59,7 +63,10 @@ pub async fn start_up(data_dir: &Path, ports: (u16, u16), extra: &[&str]) -> Up 
     let deadline = Instant::now() + Duration::from_secs(60);
     let demo_path = data_dir.join("demo.json");
     loop {
-        assert!(Instant::now() < deadline, "gatehouse up did not come up within 60 s");
+        assert!(
+            Instant::now() < deadline,
+            "gatehouse up did not come up within 60 s"
+        );
         if let Some(status) = up.child.try_wait().unwrap() {
             panic!("gatehouse up exited early: {status}");
         }
@@ -68,8 +75,12 @@ pub async fn start_up(data_dir: &Path, ports: (u16, u16), extra: &[&str]) -> Up 
         {
             let health = format!("{}/healthz", v["idaas"]["base_url"].as_str().unwrap());
             let sp = v["demo_sp"]["url"].as_str().unwrap().to_owned();
-            if reqwest::get(&health).await.is_ok_and(|r| r.status().is_success())
-                && reqwest::get(&sp).await.is_ok_and(|r| r.status().is_success())
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+                && reqwest::get(&sp)
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
             {
                 up.demo = v;
                 return up;

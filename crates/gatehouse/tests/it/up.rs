@@ -16,9 +16,16 @@ async fn post_to_sp(client: &reqwest::Client, url: &str, page: &str) -> String {
         .into_iter()
         .filter(|(n, _)| n == "SAMLResponse" || n == "RelayState")
         .collect();
-    assert!(fields.iter().any(|(n, _)| n == "SAMLResponse"), "no SAMLResponse in {page}");
+    assert!(
+        fields.iter().any(|(n, _)| n == "SAMLResponse"),
+        "no SAMLResponse in {page}"
+    );
     let resp = client.post(&acs).form(&fields).send().await.unwrap();
-    assert!(resp.status().is_success(), "demo SP refused: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "demo SP refused: {}",
+        resp.status()
+    );
     resp.text().await.unwrap()
 }
 
@@ -32,9 +39,17 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     // demo.json carries every documented key.
     let idaas = &d["idaas"];
     for key in [
-        "base_url", "instance_id", "console_url", "signin_url", "portal_url", "api_token",
+        "base_url",
+        "instance_id",
+        "console_url",
+        "signin_url",
+        "portal_url",
+        "api_token",
     ] {
-        assert!(idaas[key].as_str().is_some_and(|s| !s.is_empty()), "idaas.{key} missing: {d}");
+        assert!(
+            idaas[key].as_str().is_some_and(|s| !s.is_empty()),
+            "idaas.{key} missing: {d}"
+        );
     }
     assert!(idaas["admin"]["username"].is_string() && idaas["admin"]["password"].is_string());
     let users = idaas["users"].as_array().unwrap();
@@ -45,7 +60,15 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
         }
     }
     let app = &idaas["apps"][0];
-    for key in ["id", "name", "template", "sp_entity_id", "acs_url", "metadata_url", "sso_url"] {
+    for key in [
+        "id",
+        "name",
+        "template",
+        "sp_entity_id",
+        "acs_url",
+        "metadata_url",
+        "sso_url",
+    ] {
         assert!(app[key].is_string(), "apps[0].{key} missing: {app}");
     }
 
@@ -61,13 +84,22 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     let (url, page) = text(b.post(&action).form(&fields).send().await.unwrap()).await;
     let sp_page = post_to_sp(&b, &url, &page).await;
     assert!(sp_page.contains("Welcome, alice."), "{sp_page}");
-    assert!(sp_page.contains("SP-initiated (InResponseTo checked)"), "{sp_page}");
-    assert!(sp_page.contains("alice@demo.example"), "email attribute missing: {sp_page}");
+    assert!(
+        sp_page.contains("SP-initiated (InResponseTo checked)"),
+        "{sp_page}"
+    );
+    assert!(
+        sp_page.contains("alice@demo.example"),
+        "email attribute missing: {sp_page}"
+    );
 
     // IdP-initiated from the portal (same browser session, no second sign-in).
     let portal = idaas["portal_url"].as_str().unwrap();
     let (url, page) = text(b.get(portal).send().await.unwrap()).await;
-    assert!(page.contains("Gatehouse Demo SP"), "app card missing from the portal: {page}");
+    assert!(
+        page.contains("Gatehouse Demo SP"),
+        "app card missing from the portal: {page}"
+    );
     let (launch, fields) = form(&page, &url, "/launch");
     let (url, page) = text(b.post(&launch).form(&fields).send().await.unwrap()).await;
     let sp_page = post_to_sp(&b, &url, &page).await;
@@ -115,7 +147,14 @@ async fn cli_scripts_seed_step_1() {
 
     let app: Value = serde_json::from_str(&cli(
         &dir,
-        &["app", "create", "--template", template_id, "--name", "Alibaba Cloud - Cloud SSO"],
+        &[
+            "app",
+            "create",
+            "--template",
+            template_id,
+            "--name",
+            "Alibaba Cloud - Cloud SSO",
+        ],
     ))
     .unwrap();
     let app_id = app["id"].as_str().unwrap();
@@ -125,8 +164,17 @@ async fn cli_scripts_seed_step_1() {
     let saved: Value = serde_json::from_str(&cli(
         &dir,
         &[
-            "app", "sso", app_id, "--acs-url", acs, "--entity-id", entity, "--app-username",
-            "username", "--authorization", "all-users",
+            "app",
+            "sso",
+            app_id,
+            "--acs-url",
+            acs,
+            "--entity-id",
+            entity,
+            "--app-username",
+            "username",
+            "--authorization",
+            "all-users",
         ],
     ))
     .unwrap();
@@ -135,7 +183,10 @@ async fn cli_scripts_seed_step_1() {
     assert_eq!(saved["authorization_type"], "default_all", "{saved}");
 
     let out = dir.join("idaas-metadata.xml");
-    cli(&dir, &["app", "metadata", app_id, "-o", out.to_str().unwrap()]);
+    cli(
+        &dir,
+        &["app", "metadata", app_id, "-o", out.to_str().unwrap()],
+    );
     let xml = std::fs::read_to_string(&out).unwrap();
     let idps = saml::metadata::parse_idp_metadata(&xml).unwrap();
     assert_eq!(idps.len(), 1);
@@ -148,7 +199,10 @@ async fn cli_scripts_seed_step_1() {
 
     // The audit log recorded the admin changes.
     let audit: Value = serde_json::from_str(&cli(&dir, &["audit"])).unwrap();
-    assert!(audit.to_string().contains(app_id), "audit has no event for the app: {audit}");
+    assert!(
+        audit.to_string().contains(app_id),
+        "audit has no event for the app: {audit}"
+    );
     drop(up);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -13,7 +13,10 @@ use serde::Deserialize;
 use super::auth::ConsoleAdmin;
 use super::signin::{message, render, see_other};
 use super::{ApiResult, AppState};
-use crate::application::{AccountField, AccountMapping, ApplicationUpdate, AuthorizationType, NameIdFormat, SourceType, Status};
+use crate::application::{
+    AccountField, AccountMapping, ApplicationUpdate, AuthorizationType, NameIdFormat, SourceType,
+    Status,
+};
 use crate::error::Error;
 use crate::marketplace::{self, FormField, Template as AppTemplate};
 
@@ -23,7 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/i/{iid}/console/apps", get(apps).post(create))
         .route("/i/{iid}/console/apps/marketplace", get(marketplace_page))
         .route("/i/{iid}/console/apps/new", get(new_app))
-        .route("/i/{iid}/console/apps/{app_id}/sso", get(sso_tab).post(sso_save))
+        .route(
+            "/i/{iid}/console/apps/{app_id}/sso",
+            get(sso_tab).post(sso_save),
+        )
         .route("/i/{iid}/console/apps/{app_id}/convert", post(convert))
 }
 
@@ -53,14 +59,25 @@ async fn apps(State(state): State<AppState>, ConsoleAdmin(s): ConsoleAdmin) -> A
         .await?
         .into_iter()
         .map(|a| AppRow {
-            template: a.template_id.as_deref().and_then(marketplace::find).map(|t| t.name.to_owned()).unwrap_or_default(),
+            template: a
+                .template_id
+                .as_deref()
+                .and_then(marketplace::find)
+                .map(|t| t.name.to_owned())
+                .unwrap_or_default(),
             status: a.status.as_str(),
             sso_status: a.sso_status.as_str(),
             id: a.id,
             name: a.name,
         })
         .collect();
-    Ok(render(StatusCode::OK, &AppsPage { instance_id: &s.instance.id, apps }))
+    Ok(render(
+        StatusCode::OK,
+        &AppsPage {
+            instance_id: &s.instance.id,
+            apps,
+        },
+    ))
 }
 
 #[derive(Template)]
@@ -78,7 +95,14 @@ struct SearchQuery {
 
 async fn marketplace_page(ConsoleAdmin(s): ConsoleAdmin, Query(q): Query<SearchQuery>) -> Response {
     let query = q.q.unwrap_or_default();
-    render(StatusCode::OK, &MarketplacePage { instance_id: &s.instance.id, query: &query, templates: marketplace::search(&query) })
+    render(
+        StatusCode::OK,
+        &MarketplacePage {
+            instance_id: &s.instance.id,
+            query: &query,
+            templates: marketplace::search(&query),
+        },
+    )
 }
 
 #[derive(Template)]
@@ -97,9 +121,21 @@ struct NewQuery {
 
 async fn new_app(ConsoleAdmin(s): ConsoleAdmin, Query(q): Query<NewQuery>) -> Response {
     let Some(t) = q.template_id.as_deref().and_then(marketplace::find) else {
-        return message(StatusCode::NOT_FOUND, "Unknown template", "This marketplace template does not exist.");
+        return message(
+            StatusCode::NOT_FOUND,
+            "Unknown template",
+            "This marketplace template does not exist.",
+        );
     };
-    render(StatusCode::OK, &NewAppPage { instance_id: &s.instance.id, csrf: &s.session.csrf_token, template_id: t.id, template_name: t.name })
+    render(
+        StatusCode::OK,
+        &NewAppPage {
+            instance_id: &s.instance.id,
+            csrf: &s.session.csrf_token,
+            template_id: t.id,
+            template_name: t.name,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,13 +147,27 @@ struct CreateForm {
     name: Option<String>,
 }
 
-async fn create(State(state): State<AppState>, admin: ConsoleAdmin, Form(form): Form<CreateForm>) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    admin: ConsoleAdmin,
+    Form(form): Form<CreateForm>,
+) -> ApiResult<Response> {
     admin.verify_csrf(Some(&form.csrf))?;
     let s = &admin.0;
     let app = state
-        .create_application(&s.instance, &s.actor, crate::application::NewApplication { template_id: form.template_id, name: form.name })
+        .create_application(
+            &s.instance,
+            &s.actor,
+            crate::application::NewApplication {
+                template_id: form.template_id,
+                name: form.name,
+            },
+        )
         .await?;
-    Ok(see_other(&format!("/i/{}/console/apps/{}/sso", s.instance.id, app.id)))
+    Ok(see_other(&format!(
+        "/i/{}/console/apps/{}/sso",
+        s.instance.id, app.id
+    )))
 }
 
 #[derive(Template)]
@@ -151,17 +201,31 @@ const ACCOUNT_OPTIONS: [(&str, &str); 5] = [
     ("username", "IDaaS account name"),
     ("email", "IDaaS email address"),
     ("app_account", "Application account"),
-    ("app_account_or_username", "Application account, else IDaaS account name"),
-    ("app_account_or_email", "Application account, else IDaaS email address"),
+    (
+        "app_account_or_username",
+        "Application account, else IDaaS account name",
+    ),
+    (
+        "app_account_or_email",
+        "Application account, else IDaaS email address",
+    ),
 ];
 
 fn account_value(m: &AccountMapping) -> &'static str {
     match m {
-        AccountMapping::IdaasAccount { field: AccountField::Username } => "username",
-        AccountMapping::IdaasAccount { field: AccountField::Email } => "email",
+        AccountMapping::IdaasAccount {
+            field: AccountField::Username,
+        } => "username",
+        AccountMapping::IdaasAccount {
+            field: AccountField::Email,
+        } => "email",
         AccountMapping::ApplicationAccount => "app_account",
-        AccountMapping::PrimaryApplicationAccount { fallback: AccountField::Username } => "app_account_or_username",
-        AccountMapping::PrimaryApplicationAccount { fallback: AccountField::Email } => "app_account_or_email",
+        AccountMapping::PrimaryApplicationAccount {
+            fallback: AccountField::Username,
+        } => "app_account_or_username",
+        AccountMapping::PrimaryApplicationAccount {
+            fallback: AccountField::Email,
+        } => "app_account_or_email",
         AccountMapping::Expression { .. } => "expression",
     }
 }
@@ -171,27 +235,51 @@ fn account_json(value: &str) -> Option<serde_json::Value> {
         "username" => serde_json::json!({"type": "idaas_account", "field": "username"}),
         "email" => serde_json::json!({"type": "idaas_account", "field": "email"}),
         "app_account" => serde_json::json!({"type": "application_account"}),
-        "app_account_or_username" => serde_json::json!({"type": "primary_application_account", "fallback": "username"}),
-        "app_account_or_email" => serde_json::json!({"type": "primary_application_account", "fallback": "email"}),
+        "app_account_or_username" => {
+            serde_json::json!({"type": "primary_application_account", "fallback": "username"})
+        }
+        "app_account_or_email" => {
+            serde_json::json!({"type": "primary_application_account", "fallback": "email"})
+        }
         _ => return None,
     })
 }
 
-async fn show_tab(state: &AppState, admin: &ConsoleAdmin, app_id: &str, notice: &str, error: &str, status: StatusCode) -> ApiResult<Response> {
+async fn show_tab(
+    state: &AppState,
+    admin: &ConsoleAdmin,
+    app_id: &str,
+    notice: &str,
+    error: &str,
+    status: StatusCode,
+) -> ApiResult<Response> {
     let s = &admin.0;
     let app = match state.get_application(&s.instance.id, app_id).await {
         Ok(a) => a,
-        Err(Error::NotFound(_)) => return Ok(message(StatusCode::NOT_FOUND, "Unknown application", "This application does not exist.")),
+        Err(Error::NotFound(_)) => {
+            return Ok(message(
+                StatusCode::NOT_FOUND,
+                "Unknown application",
+                "This application does not exist.",
+            ));
+        }
         Err(e) => return Err(e.into()),
     };
     let base = state.instance_base_url(&s.instance);
     let template = app.template_id.as_deref().and_then(marketplace::find);
     let standard = app.source_type == SourceType::Standard;
     let label = |f: FormField, default: &'static str| {
-        if standard { default } else { template.and_then(|t| t.label(f)).unwrap_or(default) }
+        if standard {
+            default
+        } else {
+            template.and_then(|t| t.label(f)).unwrap_or(default)
+        }
     };
     let mut account_options: Vec<_> = ACCOUNT_OPTIONS.to_vec();
-    if matches!(app.saml.application_account, AccountMapping::Expression { .. }) {
+    if matches!(
+        app.saml.application_account,
+        AccountMapping::Expression { .. }
+    ) {
         account_options.push(("expression", "Expression (set through the API)"));
     }
     let tab = SsoTab {
@@ -207,13 +295,19 @@ async fn show_tab(state: &AppState, admin: &ConsoleAdmin, app_id: &str, notice: 
         sso_enabled: app.sso_status == Status::Enabled,
         acs_label: label(FormField::AcsUrl, "ACS URL"),
         entity_label: label(FormField::SpEntityId, "SP Entity ID"),
-        account_label: label(FormField::ApplicationAccount, "Application account (NameID value)"),
+        account_label: label(
+            FormField::ApplicationAccount,
+            "Application account (NameID value)",
+        ),
         acs_url: app.saml.acs_url.as_deref().unwrap_or(""),
         sp_entity_id: app.saml.sp_entity_id.as_deref().unwrap_or(""),
         account_options,
         account_value: account_value(&app.saml.application_account),
         standard,
-        format_options: NameIdFormat::ALL.iter().map(|f| (f.uri(), f.label())).collect(),
+        format_options: NameIdFormat::ALL
+            .iter()
+            .map(|f| (f.uri(), f.label()))
+            .collect(),
         name_id_format: app.saml.name_id_format.uri(),
         default_relay_state: app.saml.default_relay_state.as_deref().unwrap_or(""),
         all_users: app.authorization_type == AuthorizationType::DefaultAll,
@@ -221,7 +315,11 @@ async fn show_tab(state: &AppState, admin: &ConsoleAdmin, app_id: &str, notice: 
     Ok(render(status, &tab))
 }
 
-async fn sso_tab(State(state): State<AppState>, admin: ConsoleAdmin, Path((_, app_id)): Path<(String, String)>) -> ApiResult<Response> {
+async fn sso_tab(
+    State(state): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((_, app_id)): Path<(String, String)>,
+) -> ApiResult<Response> {
     show_tab(&state, &admin, &app_id, "", "", StatusCode::OK).await
 }
 
@@ -242,14 +340,24 @@ struct SsoForm {
     authorization_type: String,
 }
 
-async fn sso_save(State(state): State<AppState>, admin: ConsoleAdmin, Path((_, app_id)): Path<(String, String)>, Form(form): Form<SsoForm>) -> ApiResult<Response> {
+async fn sso_save(
+    State(state): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((_, app_id)): Path<(String, String)>,
+    Form(form): Form<SsoForm>,
+) -> ApiResult<Response> {
     admin.verify_csrf(Some(&form.csrf))?;
     let s = &admin.0;
-    let mut saml = serde_json::json!({ "acs_url": form.acs_url, "sp_entity_id": form.sp_entity_id });
+    let mut saml =
+        serde_json::json!({ "acs_url": form.acs_url, "sp_entity_id": form.sp_entity_id });
     if let Some(account) = account_json(&form.application_account) {
         saml["application_account"] = account;
     }
-    if let Some(f) = form.name_id_format.as_deref().and_then(NameIdFormat::from_uri) {
+    if let Some(f) = form
+        .name_id_format
+        .as_deref()
+        .and_then(NameIdFormat::from_uri)
+    {
         saml["name_id_format"] = serde_json::json!(f.uri());
     }
     if let Some(rs) = &form.default_relay_state {
@@ -260,14 +368,37 @@ async fn sso_save(State(state): State<AppState>, admin: ConsoleAdmin, Path((_, a
         "authorize_required" => Some(AuthorizationType::AuthorizeRequired),
         _ => None,
     };
-    let update = ApplicationUpdate { name: None, authorization_type, saml: Some(saml) };
-    match state.update_application(&s.instance, &s.actor, &app_id, update).await {
+    let update = ApplicationUpdate {
+        name: None,
+        authorization_type,
+        saml: Some(saml),
+    };
+    match state
+        .update_application(&s.instance, &s.actor, &app_id, update)
+        .await
+    {
         Ok(_) => {}
-        Err(Error::Invalid(e)) => return show_tab(&state, &admin, &app_id, "", &e.to_string(), StatusCode::BAD_REQUEST).await,
+        Err(Error::Invalid(e)) => {
+            return show_tab(
+                &state,
+                &admin,
+                &app_id,
+                "",
+                &e.to_string(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
         Err(e) => return Err(e.into()),
     }
-    let sso = if form.sso_enabled.is_some() { Status::Enabled } else { Status::Disabled };
-    state.set_sso_status(&s.instance, &s.actor, &app_id, sso).await?;
+    let sso = if form.sso_enabled.is_some() {
+        Status::Enabled
+    } else {
+        Status::Disabled
+    };
+    state
+        .set_sso_status(&s.instance, &s.actor, &app_id, sso)
+        .await?;
     show_tab(&state, &admin, &app_id, "Saved.", "", StatusCode::OK).await
 }
 
@@ -277,12 +408,40 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn convert(State(state): State<AppState>, admin: ConsoleAdmin, Path((_, app_id)): Path<(String, String)>, Form(form): Form<CsrfForm>) -> ApiResult<Response> {
+async fn convert(
+    State(state): State<AppState>,
+    admin: ConsoleAdmin,
+    Path((_, app_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> ApiResult<Response> {
     admin.verify_csrf(Some(&form.csrf))?;
     let s = &admin.0;
-    match state.convert_to_standard(&s.instance, &s.actor, &app_id).await {
-        Ok(_) => show_tab(&state, &admin, &app_id, "Converted to the standard SAML template.", "", StatusCode::OK).await,
-        Err(Error::Invalid(e)) => show_tab(&state, &admin, &app_id, "", &e.to_string(), StatusCode::BAD_REQUEST).await,
+    match state
+        .convert_to_standard(&s.instance, &s.actor, &app_id)
+        .await
+    {
+        Ok(_) => {
+            show_tab(
+                &state,
+                &admin,
+                &app_id,
+                "Converted to the standard SAML template.",
+                "",
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(Error::Invalid(e)) => {
+            show_tab(
+                &state,
+                &admin,
+                &app_id,
+                "",
+                &e.to_string(),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
         Err(e) => Err(e.into()),
     }
 }

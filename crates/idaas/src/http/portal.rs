@@ -48,13 +48,20 @@ struct PortalPage<'a> {
 
 async fn portal(State(state): State<AppState>, s: UserSession) -> ApiResult<Response> {
     if s.user.must_change_password {
-        return Ok(see_other(&format!("/i/{}/password?continue=/i/{}/portal", s.instance.id, s.instance.id)));
+        return Ok(see_other(&format!(
+            "/i/{}/password?continue=/i/{}/portal",
+            s.instance.id, s.instance.id
+        )));
     }
     let apps = state
         .portal_applications(&s.instance.id, &s.user)
         .await?
         .into_iter()
-        .map(|a| AppCard { id: a.id, name: a.name, relay_states: a.saml.optional_relay_states })
+        .map(|a| AppCard {
+            id: a.id,
+            name: a.name,
+            relay_states: a.saml.optional_relay_states,
+        })
         .collect();
     Ok(render(
         StatusCode::OK,
@@ -86,13 +93,25 @@ async fn launch(
     Form(form): Form<LaunchForm>,
 ) -> ApiResult<Response> {
     csrf::verify(&s.session.csrf_token, Some(&form.csrf))?;
-    let outcome = state.sso_launch(&s.instance, s.session.clone(), &app_id, form.relay_state.as_deref(), ip.as_deref()).await?;
+    let outcome = state
+        .sso_launch(
+            &s.instance,
+            s.session.clone(),
+            &app_id,
+            form.relay_state.as_deref(),
+            ip.as_deref(),
+        )
+        .await?;
     Ok(super::saml::render_outcome(outcome))
 }
 
 async fn mfa_page(State(state): State<AppState>, s: UserSession) -> ApiResult<Response> {
     if s.user.mfa_enabled {
-        return Ok(message(StatusCode::OK, "Authenticator app", "An authenticator app is already enrolled for your account."));
+        return Ok(message(
+            StatusCode::OK,
+            "Authenticator app",
+            "An authenticator app is already enrolled for your account.",
+        ));
     }
     let enrolment = state.begin_totp_enrolment(&s.instance, &s.user).await?;
     let action = format!("/i/{}/portal/mfa", s.instance.id);
@@ -119,16 +138,32 @@ struct CodeForm {
     csrf: String,
 }
 
-async fn mfa_submit(State(state): State<AppState>, s: UserSession, ClientIp(ip): ClientIp, Form(form): Form<CodeForm>) -> ApiResult<Response> {
+async fn mfa_submit(
+    State(state): State<AppState>,
+    s: UserSession,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<CodeForm>,
+) -> ApiResult<Response> {
     csrf::verify(&s.session.csrf_token, Some(&form.csrf))?;
-    match state.confirm_totp_enrolment(&s.instance, &s.user, &form.code, ip.as_deref()).await? {
+    match state
+        .confirm_totp_enrolment(&s.instance, &s.user, &form.code, ip.as_deref())
+        .await?
+    {
         Ok(()) => Ok(see_other(&format!("/i/{}/portal", s.instance.id))),
         Err(e) => {
             let action = format!("/i/{}/portal/mfa", s.instance.id);
             let cont = format!("/i/{}/portal", s.instance.id);
             Ok(render(
                 StatusCode::UNAUTHORIZED,
-                &MfaPage { action: &action, csrf: &s.session.csrf_token, continue_to: &cont, error: &e.to_string(), enrol: true, secret: "", otpauth_url: "" },
+                &MfaPage {
+                    action: &action,
+                    csrf: &s.session.csrf_token,
+                    continue_to: &cont,
+                    error: &e.to_string(),
+                    enrol: true,
+                    secret: "",
+                    otpauth_url: "",
+                },
             ))
         }
     }

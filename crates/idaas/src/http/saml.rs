@@ -21,7 +21,10 @@ use crate::store;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2/{app_id}/saml2/meta", get(metadata))
-        .route("/login/app/{app_id}/saml2/sso", get(sso_redirect).post(sso_post))
+        .route(
+            "/login/app/{app_id}/saml2/sso",
+            get(sso_redirect).post(sso_post),
+        )
         .route("/i/{iid}/sso/{pending_id}", get(sso_continue))
 }
 
@@ -35,17 +38,32 @@ struct DownloadQuery {
     download: Option<String>,
 }
 
-async fn metadata(State(state): State<AppState>, Path(app_id): Path<String>, Query(q): Query<DownloadQuery>) -> ApiResult<Response> {
+async fn metadata(
+    State(state): State<AppState>,
+    Path(app_id): Path<String>,
+    Query(q): Query<DownloadQuery>,
+) -> ApiResult<Response> {
     let xml = match state.idp_metadata(&app_id).await {
         Ok(xml) => xml,
-        Err(Error::NotFound(_)) => return Ok(message(StatusCode::NOT_FOUND, "Unknown application", "No application has this metadata address.")),
+        Err(Error::NotFound(_)) => {
+            return Ok(message(
+                StatusCode::NOT_FOUND,
+                "Unknown application",
+                "No application has this metadata address.",
+            ));
+        }
         Err(e) => return Err(e.into()),
     };
     let mut resp = (StatusCode::OK, xml).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/samlmetadata+xml"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/samlmetadata+xml"),
+    );
     if q.download.is_some()
-        && let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"idaas-{app_id}-metadata.xml\""))
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"idaas-{app_id}-metadata.xml\""
+        ))
     {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
@@ -56,10 +74,20 @@ async fn metadata(State(state): State<AppState>, Path(app_id): Path<String>, Que
 pub(crate) fn render_outcome(outcome: SsoOutcome) -> Response {
     match outcome {
         SsoOutcome::Redirect { location } => see_other(&location),
-        SsoOutcome::Page { status, title, message: text } => {
-            message(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), title, &text)
-        }
-        SsoOutcome::Post { acs_url, xml, relay_state } => {
+        SsoOutcome::Page {
+            status,
+            title,
+            message: text,
+        } => message(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            title,
+            &text,
+        ),
+        SsoOutcome::Post {
+            acs_url,
+            xml,
+            relay_state,
+        } => {
             let nonce = crate::id::new_secret("n");
             let html = saml::binding::render_post_form(&saml::binding::PostForm {
                 action: &acs_url,
@@ -68,8 +96,12 @@ pub(crate) fn render_outcome(outcome: SsoOutcome) -> Response {
                 relay_state: relay_state.as_deref(),
                 csp_nonce: &nonce,
             });
-            let origin = url::Url::parse(&acs_url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-            let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'");
+            let origin = url::Url::parse(&acs_url)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default();
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
+            );
             let mut resp = (StatusCode::OK, axum::response::Html(html)).into_response();
             let h = resp.headers_mut();
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -84,7 +116,9 @@ pub(crate) fn render_outcome(outcome: SsoOutcome) -> Response {
 
 async fn app_instance_id(state: &AppState, app_id: &str) -> ApiResult<Option<String>> {
     let mut conn = state.store.read().await?;
-    Ok(store::application::get_any(&mut conn, app_id).await?.map(|a| a.instance_id))
+    Ok(store::application::get_any(&mut conn, app_id)
+        .await?
+        .map(|a| a.instance_id))
 }
 
 async fn sso_redirect(
@@ -99,7 +133,14 @@ async fn sso_redirect(
         None => None,
     };
     let outcome = state
-        .sso_receive(&app_id, InboundMessage::Redirect { raw_query: query.unwrap_or_default() }, session, ip.as_deref())
+        .sso_receive(
+            &app_id,
+            InboundMessage::Redirect {
+                raw_query: query.unwrap_or_default(),
+            },
+            session,
+            ip.as_deref(),
+        )
         .await?;
     Ok(render_outcome(outcome))
 }
@@ -121,7 +162,15 @@ async fn sso_post(
     // The SameSite=Lax session cookie does not come with a cross-site POST; the request is parked
     // and answered on a same-site GET (see `sso_continue`).
     let outcome = state
-        .sso_receive(&app_id, InboundMessage::Post { saml_request: form.saml_request, relay_state: form.relay_state }, None, ip.as_deref())
+        .sso_receive(
+            &app_id,
+            InboundMessage::Post {
+                saml_request: form.saml_request,
+                relay_state: form.relay_state,
+            },
+            None,
+            ip.as_deref(),
+        )
         .await?;
     Ok(render_outcome(outcome))
 }
@@ -134,6 +183,8 @@ async fn sso_continue(
 ) -> ApiResult<Response> {
     let instance = load_instance(&state, &iid).await?;
     let session = load_session(&state, &headers, &iid).await?;
-    let outcome = state.sso_continue(&instance, &pending_id, session, ip.as_deref()).await?;
+    let outcome = state
+        .sso_continue(&instance, &pending_id, session, ip.as_deref())
+        .await?;
     Ok(render_outcome(outcome))
 }

@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/i/{iid}/login", get(login_page).post(login_submit))
         .route("/i/{iid}/login/mfa", get(mfa_page).post(mfa_submit))
-        .route("/i/{iid}/password", get(password_page).post(password_submit))
+        .route(
+            "/i/{iid}/password",
+            get(password_page).post(password_submit),
+        )
         .route("/i/{iid}/logout", axum::routing::post(logout))
 }
 
@@ -65,13 +68,25 @@ pub(crate) struct MessagePage<'a> {
 
 /// Renders a message page.
 pub(crate) fn message(status: StatusCode, title: &str, text: &str) -> Response {
-    render(status, &MessagePage { title, message: text, back: "" })
+    render(
+        status,
+        &MessagePage {
+            title,
+            message: text,
+            back: "",
+        },
+    )
 }
 
 /// A local path to continue at: must start with one `/` (no scheme, no `//host`, no backslash).
 pub(crate) fn safe_continue(instance_id: &str, value: Option<&str>) -> String {
     match value.map(str::trim) {
-        Some(v) if v.starts_with('/') && !v.starts_with("//") && !v.contains('\\') && !v.chars().any(char::is_control) => {
+        Some(v)
+            if v.starts_with('/')
+                && !v.starts_with("//")
+                && !v.contains('\\')
+                && !v.chars().any(char::is_control) =>
+        {
             v.to_owned()
         }
         _ => format!("/i/{instance_id}/portal"),
@@ -85,7 +100,9 @@ pub(crate) fn see_other(location: &str) -> Response {
 
 pub(crate) async fn load_instance(state: &AppState, iid: &str) -> Result<Instance, ApiError> {
     let mut conn = state.store.read().await?;
-    store::instance::get(&mut conn, iid).await?.ok_or_else(|| ApiError::not_found("instance"))
+    store::instance::get(&mut conn, iid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("instance"))
 }
 
 fn login_csrf_cookie_name(iid: &str) -> String {
@@ -114,7 +131,15 @@ struct LoginQuery {
     mfa: Option<String>,
 }
 
-fn login_form(state: &AppState, instance: &Instance, continue_to: &str, username: &str, error: &str, step_up: bool, status: StatusCode) -> Response {
+fn login_form(
+    state: &AppState,
+    instance: &Instance,
+    continue_to: &str,
+    username: &str,
+    error: &str,
+    step_up: bool,
+    status: StatusCode,
+) -> Response {
     let token = id::new_secret("lcsrf");
     let mut resp = render(
         status,
@@ -132,7 +157,11 @@ fn login_form(state: &AppState, instance: &Instance, continue_to: &str, username
         "{}={token}; Path=/i/{}/login; Max-Age=3600; HttpOnly; SameSite=Lax{}",
         login_csrf_cookie_name(&instance.id),
         instance.id,
-        if state.config.secure_cookies { "; Secure" } else { "" }
+        if state.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().append(header::SET_COOKIE, v);
@@ -152,14 +181,26 @@ async fn login_page(
     let step_up = q.mfa.is_some();
     if !force && let Some(session) = load_session(&state, &headers, &iid).await? {
         if session.mfa_pending {
-            return Ok(see_other(&format!("/i/{iid}/login/mfa?continue={}", super::auth::query_escape(&continue_to))));
+            return Ok(see_other(&format!(
+                "/i/{iid}/login/mfa?continue={}",
+                super::auth::query_escape(&continue_to)
+            )));
         }
-        let already_mfa = crate::saml_idp::AuthnLevel::from_methods(&session.authn_methods) == crate::saml_idp::AuthnLevel::Mfa;
+        let already_mfa = crate::saml_idp::AuthnLevel::from_methods(&session.authn_methods)
+            == crate::saml_idp::AuthnLevel::Mfa;
         if !step_up || already_mfa {
             return Ok(see_other(&continue_to));
         }
     }
-    Ok(login_form(&state, &instance, &continue_to, "", "", step_up, StatusCode::OK))
+    Ok(login_form(
+        &state,
+        &instance,
+        &continue_to,
+        "",
+        "",
+        step_up,
+        StatusCode::OK,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,24 +235,50 @@ async fn login_submit(
     let step_up = form.mfa.is_some();
     let expected = cookie_value(&headers, &login_csrf_cookie_name(&iid)).unwrap_or_default();
     if csrf::verify(expected, Some(&form.csrf)).is_err() {
-        return Ok(login_form(&state, &instance, &continue_to, &form.username, "Your sign-in form expired. Please try again.", step_up, StatusCode::FORBIDDEN));
+        return Ok(login_form(
+            &state,
+            &instance,
+            &continue_to,
+            &form.username,
+            "Your sign-in form expired. Please try again.",
+            step_up,
+            StatusCode::FORBIDDEN,
+        ));
     }
     let outcome = state
-        .sign_in_password(&instance, &form.username, &Password::new(form.password), ip.as_deref(), step_up)
+        .sign_in_password(
+            &instance,
+            &form.username,
+            &Password::new(form.password),
+            ip.as_deref(),
+            step_up,
+        )
         .await?;
     let secure = state.config.secure_cookies;
     let ttl = instance.settings.session_ttl_secs;
     Ok(match outcome {
-        SignInOutcome::SignedIn { session, must_change_password } => {
+        SignInOutcome::SignedIn {
+            session,
+            must_change_password,
+        } => {
             let next = if must_change_password {
-                format!("/i/{iid}/password?continue={}", super::auth::query_escape(&continue_to))
+                format!(
+                    "/i/{iid}/password?continue={}",
+                    super::auth::query_escape(&continue_to)
+                )
             } else {
                 continue_to
             };
-            with_cookie(see_other(&next), &session_cookie(&iid, &session.token, ttl, secure))
+            with_cookie(
+                see_other(&next),
+                &session_cookie(&iid, &session.token, ttl, secure),
+            )
         }
         SignInOutcome::SecondFactor { session, .. } => with_cookie(
-            see_other(&format!("/i/{iid}/login/mfa?continue={}", super::auth::query_escape(&continue_to))),
+            see_other(&format!(
+                "/i/{iid}/login/mfa?continue={}",
+                super::auth::query_escape(&continue_to)
+            )),
             &session_cookie(&iid, &session.token, ttl, secure),
         ),
         SignInOutcome::Refused(r) => {
@@ -219,7 +286,15 @@ async fn login_submit(
                 SignInRefusal::RateLimited => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::UNAUTHORIZED,
             };
-            login_form(&state, &instance, &continue_to, &form.username, &r.to_string(), step_up, status)
+            login_form(
+                &state,
+                &instance,
+                &continue_to,
+                &form.username,
+                &r.to_string(),
+                step_up,
+                status,
+            )
         }
     })
 }
@@ -252,16 +327,35 @@ async fn mfa_page(
 ) -> ApiResult<Response> {
     let instance = load_instance(&state, &iid).await?;
     let continue_to = safe_continue(&iid, q.continue_to.as_deref());
-    let Some(session) = load_session(&state, &headers, &iid).await?.filter(|s| s.mfa_pending) else {
-        return Ok(see_other(&format!("/i/{iid}/login?continue={}", super::auth::query_escape(&continue_to))));
+    let Some(session) = load_session(&state, &headers, &iid)
+        .await?
+        .filter(|s| s.mfa_pending)
+    else {
+        return Ok(see_other(&format!(
+            "/i/{iid}/login?continue={}",
+            super::auth::query_escape(&continue_to)
+        )));
     };
     let user = {
         let mut conn = state.store.read().await?;
-        store::user::get(&mut conn, &iid, &session.user_id).await?.ok_or_else(|| ApiError::not_found("user"))?
+        store::user::get(&mut conn, &iid, &session.user_id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("user"))?
     };
     let action = format!("/i/{iid}/login/mfa");
     if user.mfa_enabled {
-        return Ok(render(StatusCode::OK, &MfaPage { action: &action, csrf: &session.csrf_token, continue_to: &continue_to, error: "", enrol: false, secret: "", otpauth_url: "" }));
+        return Ok(render(
+            StatusCode::OK,
+            &MfaPage {
+                action: &action,
+                csrf: &session.csrf_token,
+                continue_to: &continue_to,
+                error: "",
+                enrol: false,
+                secret: "",
+                otpauth_url: "",
+            },
+        ));
     }
     let enrolment = state.begin_totp_enrolment(&instance, &user).await?;
     Ok(render(
@@ -298,29 +392,55 @@ async fn mfa_submit(
 ) -> ApiResult<Response> {
     let instance = load_instance(&state, &iid).await?;
     let continue_to = safe_continue(&iid, form.continue_to.as_deref());
-    let Some(session) = load_session(&state, &headers, &iid).await?.filter(|s| s.mfa_pending) else {
-        return Ok(see_other(&format!("/i/{iid}/login?continue={}", super::auth::query_escape(&continue_to))));
+    let Some(session) = load_session(&state, &headers, &iid)
+        .await?
+        .filter(|s| s.mfa_pending)
+    else {
+        return Ok(see_other(&format!(
+            "/i/{iid}/login?continue={}",
+            super::auth::query_escape(&continue_to)
+        )));
     };
     csrf::verify(&session.csrf_token, Some(&form.csrf))?;
     let enrolling = form.enrol.is_some();
-    match state.sign_in_second_factor(&instance, &session, &form.code, enrolling, ip.as_deref()).await? {
+    match state
+        .sign_in_second_factor(&instance, &session, &form.code, enrolling, ip.as_deref())
+        .await?
+    {
         Ok(()) => {
             let must_change = {
                 let mut conn = state.store.read().await?;
-                store::user::get(&mut conn, &iid, &session.user_id).await?.is_some_and(|u| u.must_change_password)
+                store::user::get(&mut conn, &iid, &session.user_id)
+                    .await?
+                    .is_some_and(|u| u.must_change_password)
             };
             if must_change {
-                return Ok(see_other(&format!("/i/{iid}/password?continue={}", super::auth::query_escape(&continue_to))));
+                return Ok(see_other(&format!(
+                    "/i/{iid}/password?continue={}",
+                    super::auth::query_escape(&continue_to)
+                )));
             }
             Ok(see_other(&continue_to))
         }
         Err(refusal) => {
             let action = format!("/i/{iid}/login/mfa");
-            let status = if refusal == SignInRefusal::RateLimited { StatusCode::TOO_MANY_REQUESTS } else { StatusCode::UNAUTHORIZED };
+            let status = if refusal == SignInRefusal::RateLimited {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
             // An enrolment that failed keeps the secret shown before; the user retries the code.
             Ok(render(
                 status,
-                &MfaPage { action: &action, csrf: &session.csrf_token, continue_to: &continue_to, error: &refusal.to_string(), enrol: false, secret: "", otpauth_url: "" },
+                &MfaPage {
+                    action: &action,
+                    csrf: &session.csrf_token,
+                    continue_to: &continue_to,
+                    error: &refusal.to_string(),
+                    enrol: false,
+                    secret: "",
+                    otpauth_url: "",
+                },
             ))
         }
     }
@@ -394,7 +514,13 @@ async fn password_submit(
         Some("The new passwords do not match.".to_owned())
     } else {
         state
-            .change_password(instance, &session.user, &Password::new(form.current_password), &Password::new(form.new_password), ip.as_deref())
+            .change_password(
+                instance,
+                &session.user,
+                &Password::new(form.current_password),
+                &Password::new(form.new_password),
+                ip.as_deref(),
+            )
             .await?
             .err()
             .map(|e| e.to_string())
@@ -438,5 +564,8 @@ async fn logout(
         csrf::verify(&session.csrf_token, Some(&form.csrf))?;
         state.sign_out(&instance, &session, ip.as_deref()).await?;
     }
-    Ok(with_cookie(see_other(&format!("/i/{iid}/login")), &clear_session_cookie(&iid, state.config.secure_cookies)))
+    Ok(with_cookie(
+        see_other(&format!("/i/{iid}/login")),
+        &clear_session_cookie(&iid, state.config.secure_cookies),
+    ))
 }

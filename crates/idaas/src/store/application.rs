@@ -29,7 +29,8 @@ fn from_row(row: &AnyRow) -> Result<Application> {
         sso_type: row.try_get("sso_type")?,
         status: Status::parse(&status).ok_or_else(|| corrupt("status", &status))?,
         sso_status: Status::parse(&sso_status).ok_or_else(|| corrupt("sso_status", &sso_status))?,
-        authorization_type: AuthorizationType::parse(&authz).ok_or_else(|| corrupt("authorization_type", &authz))?,
+        authorization_type: AuthorizationType::parse(&authz)
+            .ok_or_else(|| corrupt("authorization_type", &authz))?,
         saml: from_json("applications.saml_config", &saml)?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -83,10 +84,12 @@ pub async fn update(conn: &mut Conn, app: &Application) -> Result<()> {
 
 /// An application by id, whatever its instance (SAML endpoints are addressed by app id alone).
 pub async fn get_any(conn: &mut Conn, id: &str) -> Result<Option<Application>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM applications WHERE id = $1")))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM applications WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -103,7 +106,11 @@ pub async fn get(conn: &mut Conn, instance_id: &str, id: &str) -> Result<Option<
 }
 
 /// Applications of an instance, optionally filtered by a case-insensitive name substring, by name.
-pub async fn list(conn: &mut Conn, instance_id: &str, name_contains: Option<&str>) -> Result<Vec<Application>> {
+pub async fn list(
+    conn: &mut Conn,
+    instance_id: &str,
+    name_contains: Option<&str>,
+) -> Result<Vec<Application>> {
     let rows = match name_contains.map(str::trim).filter(|q| !q.is_empty()) {
         Some(q) => {
             sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -11,7 +11,9 @@ use super::Conn;
 use crate::error::{Error, Result};
 
 /// What a grant names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectType {
     /// One account.
@@ -66,8 +68,16 @@ pub struct Grant {
 }
 
 /// Whether `subject_id` of `subject_type` exists in `instance_id`.
-pub async fn subject_exists(conn: &mut Conn, instance_id: &str, subject_type: SubjectType, subject_id: &str) -> Result<bool> {
-    let sql = format!("SELECT 1 AS one FROM {} WHERE id = $1 AND instance_id = $2", subject_type.table());
+pub async fn subject_exists(
+    conn: &mut Conn,
+    instance_id: &str,
+    subject_type: SubjectType,
+    subject_id: &str,
+) -> Result<bool> {
+    let sql = format!(
+        "SELECT 1 AS one FROM {} WHERE id = $1 AND instance_id = $2",
+        subject_type.table()
+    );
     Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(subject_id)
         .bind(instance_id)
@@ -77,7 +87,13 @@ pub async fn subject_exists(conn: &mut Conn, instance_id: &str, subject_type: Su
 }
 
 /// Adds a grant; returns `false` when it already existed.
-pub async fn add(conn: &mut Conn, app_id: &str, subject_type: SubjectType, subject_id: &str, now: i64) -> Result<bool> {
+pub async fn add(
+    conn: &mut Conn,
+    app_id: &str,
+    subject_type: SubjectType,
+    subject_id: &str,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO app_grants (app_id, subject_type, subject_id, created_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (app_id, subject_type, subject_id) DO NOTHING",
@@ -92,13 +108,20 @@ pub async fn add(conn: &mut Conn, app_id: &str, subject_type: SubjectType, subje
 }
 
 /// Removes a grant; returns `false` when there was none.
-pub async fn remove(conn: &mut Conn, app_id: &str, subject_type: SubjectType, subject_id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM app_grants WHERE app_id = $1 AND subject_type = $2 AND subject_id = $3")
-        .bind(app_id)
-        .bind(subject_type.as_str())
-        .bind(subject_id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn remove(
+    conn: &mut Conn,
+    app_id: &str,
+    subject_type: SubjectType,
+    subject_id: &str,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "DELETE FROM app_grants WHERE app_id = $1 AND subject_type = $2 AND subject_id = $3",
+    )
+    .bind(app_id)
+    .bind(subject_type.as_str())
+    .bind(subject_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -141,11 +164,19 @@ const COVERING_GRANTS: &str = "WITH RECURSIVE user_ous (id, parent_id) AS ( \
 
 /// Ids of the applications explicitly granted to `user_id` (directly, by org unit or by group).
 pub async fn granted_app_ids(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
-    let rows = sqlx::query(COVERING_GRANTS).bind(user_id).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get::<String, _>("app_id")?)).collect()
+    let rows = sqlx::query(COVERING_GRANTS)
+        .bind(user_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String, _>("app_id")?))
+        .collect()
 }
 
 /// Whether some grant of `app_id` covers `user_id`.
 pub async fn covers(conn: &mut Conn, app_id: &str, user_id: &str) -> Result<bool> {
-    Ok(granted_app_ids(conn, user_id).await?.iter().any(|a| a == app_id))
+    Ok(granted_app_ids(conn, user_id)
+        .await?
+        .iter()
+        .any(|a| a == app_id))
 }

@@ -59,7 +59,12 @@ pub async fn insert(conn: &mut Conn, p: &PendingSso) -> Result<()> {
 }
 
 /// The unexpired parked request `id` of `instance_id`.
-pub async fn get(conn: &mut Conn, instance_id: &str, id: &str, now: i64) -> Result<Option<PendingSso>> {
+pub async fn get(
+    conn: &mut Conn,
+    instance_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Option<PendingSso>> {
     let row = sqlx::query(
         "SELECT id, instance_id, app_id, request, relay_state, created_at, expires_at FROM pending_sso \
          WHERE id = $1 AND instance_id = $2 AND expires_at > $3",
@@ -74,18 +79,28 @@ pub async fn get(conn: &mut Conn, instance_id: &str, id: &str, now: i64) -> Resu
 
 /// Replaces the stored request JSON (ForceAuthn bookkeeping).
 pub async fn update_request(conn: &mut Conn, id: &str, request: &str) -> Result<()> {
-    sqlx::query("UPDATE pending_sso SET request = $1 WHERE id = $2").bind(request).bind(id).execute(&mut *conn).await?;
+    sqlx::query("UPDATE pending_sso SET request = $1 WHERE id = $2")
+        .bind(request)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
 /// Deletes a parked request; `true` if this call deleted it (so only one caller can answer it).
 pub async fn delete(conn: &mut Conn, id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM pending_sso WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    let r = sqlx::query("DELETE FROM pending_sso WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Deletes expired parked requests.
 pub async fn delete_expired(conn: &mut Conn, now: i64) -> Result<u64> {
-    let r = sqlx::query("DELETE FROM pending_sso WHERE expires_at <= $1").bind(now).execute(&mut *conn).await?;
+    let r = sqlx::query("DELETE FROM pending_sso WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected())
 }

@@ -27,6 +27,9 @@ pub async fn hit(conn: &mut Conn, key: &str, window_start: i64) -> Result<i64> {
 
 /// Deletes counters whose window started before `older_than`.
 pub async fn delete_stale(conn: &mut Conn, older_than: i64) -> Result<u64> {
-    let r = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1").bind(older_than).execute(&mut *conn).await?;
+    let r = sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+        .bind(older_than)
+        .execute(&mut *conn)
+        .await?;
     Ok(r.rows_affected())
 }

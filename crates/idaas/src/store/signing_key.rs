@@ -7,8 +7,7 @@ use super::Conn;
 use crate::error::{Error, Result};
 use crate::signing_key::{KeyAlgorithm, KeyState, StoredKey};
 
-const COLUMNS: &str =
-    "id, instance_id, algorithm, private_key_enc, certificate, state, created_at, activated_at, retired_at";
+const COLUMNS: &str = "id, instance_id, algorithm, private_key_enc, certificate, state, created_at, activated_at, retired_at";
 
 fn from_row(row: &AnyRow) -> Result<StoredKey> {
     let algorithm: String = row.try_get("algorithm")?;
@@ -20,7 +19,8 @@ fn from_row(row: &AnyRow) -> Result<StoredKey> {
             .ok_or_else(|| Error::Corrupt(format!("signing_keys.algorithm = {algorithm:?}")))?,
         private_key_enc: row.try_get("private_key_enc")?,
         certificate: row.try_get("certificate")?,
-        state: KeyState::parse(&state).ok_or_else(|| Error::Corrupt(format!("signing_keys.state = {state:?}")))?,
+        state: KeyState::parse(&state)
+            .ok_or_else(|| Error::Corrupt(format!("signing_keys.state = {state:?}")))?,
         created_at: row.try_get("created_at")?,
         activated_at: row.try_get("activated_at")?,
         retired_at: row.try_get("retired_at")?,
@@ -58,7 +58,11 @@ pub async fn list(conn: &mut Conn, instance_id: &str) -> Result<Vec<StoredKey>> 
 }
 
 /// Keys of an instance with `algorithm`, oldest first.
-pub async fn list_for_algorithm(conn: &mut Conn, instance_id: &str, algorithm: KeyAlgorithm) -> Result<Vec<StoredKey>> {
+pub async fn list_for_algorithm(
+    conn: &mut Conn,
+    instance_id: &str,
+    algorithm: KeyAlgorithm,
+) -> Result<Vec<StoredKey>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM signing_keys WHERE instance_id = $1 AND algorithm = $2 ORDER BY created_at, id"
     )))

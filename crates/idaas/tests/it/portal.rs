@@ -17,8 +17,17 @@ async fn run_portal(idp: Idp) {
     )
     .await;
     let hidden = saml_app(&idp, json!({ "sp_entity_id": "https://hidden.example", "acs_url": "https://hidden.example/acs" }), "authorize_required").await;
-    let sso_off = saml_app(&idp, json!({ "sp_entity_id": "https://off.example", "acs_url": "https://off.example/acs" }), "default_all").await;
-    send(idp.api(reqwest::Method::POST, &format!("/apps/{sso_off}/sso/disable"))).await;
+    let sso_off = saml_app(
+        &idp,
+        json!({ "sp_entity_id": "https://off.example", "acs_url": "https://off.example/acs" }),
+        "default_all",
+    )
+    .await;
+    send(idp.api(
+        reqwest::Method::POST,
+        &format!("/apps/{sso_off}/sso/disable"),
+    ))
+    .await;
     let app_only = saml_app(
         &idp,
         json!({ "sp_entity_id": "https://apponly.example", "acs_url": "https://apponly.example/acs", "init_login_type": "only_app_init_sso", "init_login_url": "https://apponly.example/start" }),
@@ -37,25 +46,47 @@ async fn run_portal(idp: Idp) {
     let csrf = input_value(&portal.body, "csrf").unwrap();
     let launch = |app: &str| format!("/i/{}/portal/apps/{app}/launch", idp.iid);
     // Optional RelayState from the app's list.
-    let page = b.post(&launch(&visible), &[("csrf", &csrf), ("relay_state", "https://sp.example/billing")]).await;
+    let page = b
+        .post(
+            &launch(&visible),
+            &[
+                ("csrf", &csrf),
+                ("relay_state", "https://sp.example/billing"),
+            ],
+        )
+        .await;
     let (_, resp, relay) = saml_post_form(&page.body).unwrap();
     assert_eq!(relay.as_deref(), Some("https://sp.example/billing"));
     assert!(!response_xml(&resp).contains("InResponseTo"));
     // A RelayState not in the list is refused (never used as an open redirect).
-    let page = b.post(&launch(&visible), &[("csrf", &csrf), ("relay_state", "https://evil.example")]).await;
+    let page = b
+        .post(
+            &launch(&visible),
+            &[("csrf", &csrf), ("relay_state", "https://evil.example")],
+        )
+        .await;
     assert_eq!(page.status, 400);
     assert!(!page.body.contains("SAMLResponse"));
     // Without the CSRF token: refused.
-    assert_eq!(b.post(&launch(&visible), &[("csrf", "nope")]).await.status, 403);
+    assert_eq!(
+        b.post(&launch(&visible), &[("csrf", "nope")]).await.status,
+        403
+    );
     // Not authorized / SSO disabled: no assertion.
     let page = b.post(&launch(&hidden), &[("csrf", &csrf)]).await;
     assert_eq!(page.status, 403);
     assert!(!page.body.contains("SAMLResponse"));
-    assert_eq!(b.post(&launch(&sso_off), &[("csrf", &csrf)]).await.status, 403);
+    assert_eq!(
+        b.post(&launch(&sso_off), &[("csrf", &csrf)]).await.status,
+        403
+    );
     // App-initiated only: the portal sends the user to the app's sign-in URL instead.
     let page = b.post(&launch(&app_only), &[("csrf", &csrf)]).await;
     assert_eq!(page.status, 303);
-    assert_eq!(page.location.as_deref(), Some("https://apponly.example/start"));
+    assert_eq!(
+        page.location.as_deref(),
+        Some("https://apponly.example/start")
+    );
     idp.stop().await;
 }
 crate::both_idps!(portal_apps_and_launch, run_portal);
@@ -67,20 +98,46 @@ async fn run_console_step1(idp: Idp) {
     // Non-admins do not get the console.
     let u = idp.browser();
     u.sign_in(&idp.iid, "alice", PASSWORD, None).await;
-    assert_eq!(u.get(&format!("/i/{}/console/apps", idp.iid)).await.status, 403);
+    assert_eq!(
+        u.get(&format!("/i/{}/console/apps", idp.iid)).await.status,
+        403
+    );
     b.sign_in(&idp.iid, "admin", PASSWORD, None).await;
     // Applications > Add Application > search the marketplace.
     let apps = b.get(&format!("/i/{}/console/apps", idp.iid)).await;
     assert_eq!(apps.status, 200);
     assert!(apps.body.contains("Add Application"));
-    let market = b.get(&format!("/i/{}/console/apps/marketplace?q=Alibaba+Cloud+-+Cloud+SSO", idp.iid)).await;
-    assert!(market.body.contains("data-template-id=\"apt_cloudsso_saml\""));
+    let market = b
+        .get(&format!(
+            "/i/{}/console/apps/marketplace?q=Alibaba+Cloud+-+Cloud+SSO",
+            idp.iid
+        ))
+        .await;
+    assert!(
+        market
+            .body
+            .contains("data-template-id=\"apt_cloudsso_saml\"")
+    );
     // Confirm the name and Add.
-    let confirm = b.get(&format!("/i/{}/console/apps/new?template_id=apt_cloudsso_saml", idp.iid)).await;
+    let confirm = b
+        .get(&format!(
+            "/i/{}/console/apps/new?template_id=apt_cloudsso_saml",
+            idp.iid
+        ))
+        .await;
     assert_eq!(confirm.status, 200);
     assert!(confirm.body.contains("SAML 2.0"));
     let csrf = input_value(&confirm.body, "csrf").unwrap();
-    let created = b.post(&format!("/i/{}/console/apps", idp.iid), &[("csrf", &csrf), ("template_id", "apt_cloudsso_saml"), ("name", "Alibaba Cloud - Cloud SSO")]).await;
+    let created = b
+        .post(
+            &format!("/i/{}/console/apps", idp.iid),
+            &[
+                ("csrf", &csrf),
+                ("template_id", "apt_cloudsso_saml"),
+                ("name", "Alibaba Cloud - Cloud SSO"),
+            ],
+        )
+        .await;
     assert_eq!(created.status, 303);
     let tab_path = created.location.unwrap();
     assert!(tab_path.ends_with("/sso"));
@@ -88,48 +145,108 @@ async fn run_console_step1(idp: Idp) {
     // Sign-on > Single Sign-On tab with the template's labels; download the metadata.
     let tab = b.get(&tab_path).await;
     assert_eq!(tab.status, 200);
-    for label in ["CloudSSO ACS URL", "CloudSSO Entity ID", "Application Username", "All Users", "Manually", "Download"] {
+    for label in [
+        "CloudSSO ACS URL",
+        "CloudSSO Entity ID",
+        "Application Username",
+        "All Users",
+        "Manually",
+        "Download",
+    ] {
         assert!(tab.body.contains(label), "missing {label}");
     }
-    let md = b.get(&format!("/api/v2/{app_id}/saml2/meta?download=1")).await;
+    let md = b
+        .get(&format!("/api/v2/{app_id}/saml2/meta?download=1"))
+        .await;
     assert_eq!(md.status, 200);
-    assert!(md.headers.get("content-disposition").unwrap().to_str().unwrap().starts_with("attachment"));
+    assert!(
+        md.headers
+            .get("content-disposition")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     assert!(saml::metadata::parse_idp_metadata(&md.body).is_ok());
     // Paste Cloud SSO's ACS URL and Entity ID, All Users, Save.
     let csrf = input_value(&tab.body, "csrf").unwrap();
     let saved = b
-        .post(&tab_path, &[
-            ("csrf", &csrf),
-            ("sso_enabled", "1"),
-            ("acs_url", "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b"),
-            ("sp_entity_id", "https://signin-cn-shanghai.alibabacloudsso.com/saml/sp/d-0001"),
-            ("application_account", "username"),
-            ("authorization_type", "default_all"),
-        ])
+        .post(
+            &tab_path,
+            &[
+                ("csrf", &csrf),
+                ("sso_enabled", "1"),
+                (
+                    "acs_url",
+                    "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b",
+                ),
+                (
+                    "sp_entity_id",
+                    "https://signin-cn-shanghai.alibabacloudsso.com/saml/sp/d-0001",
+                ),
+                ("application_account", "username"),
+                ("authorization_type", "default_all"),
+            ],
+        )
         .await;
     assert_eq!(saved.status, 200, "{}", saved.body);
     assert!(saved.body.contains("Saved."));
     let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{app_id}"))).await;
-    assert_eq!(app["saml"]["acs_url"], "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b");
+    assert_eq!(
+        app["saml"]["acs_url"],
+        "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b"
+    );
     assert_eq!(app["authorization_type"], "default_all");
     assert_eq!(app["sso_status"], "enabled");
     // A bad value shows the error and keeps the stored configuration.
-    let bad = b.post(&tab_path, &[("csrf", &csrf), ("sso_enabled", "1"), ("acs_url", "not a url"), ("sp_entity_id", "x"), ("authorization_type", "default_all")]).await;
+    let bad = b
+        .post(
+            &tab_path,
+            &[
+                ("csrf", &csrf),
+                ("sso_enabled", "1"),
+                ("acs_url", "not a url"),
+                ("sp_entity_id", "x"),
+                ("authorization_type", "default_all"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("ACS URL"));
     // The saved app works for SSO right away, with the lower-cased account name.
     let alice = idp.browser();
     alice.sign_in(&idp.iid, "alice", PASSWORD, None).await;
-    let req = crate::saml_negative::authn_request("_c1", "https://signin-cn-shanghai.alibabacloudsso.com/saml/sp/d-0001", None, "", "");
-    let page = alice.get(&crate::saml_negative::redirect_path(&app_id, &req, None)).await;
+    let req = crate::saml_negative::authn_request(
+        "_c1",
+        "https://signin-cn-shanghai.alibabacloudsso.com/saml/sp/d-0001",
+        None,
+        "",
+        "",
+    );
+    let page = alice
+        .get(&crate::saml_negative::redirect_path(&app_id, &req, None))
+        .await;
     let xml = response_xml(&saml_post_form(&page.body).expect("SSO after Save").1);
     assert!(xml.contains(">alice</saml:NameID>"));
     // Convert to the standard template from the console.
-    let conv = b.post(&format!("/i/{}/console/apps/{app_id}/convert", idp.iid), &[("csrf", &csrf)]).await;
+    let conv = b
+        .post(
+            &format!("/i/{}/console/apps/{app_id}/convert", idp.iid),
+            &[("csrf", &csrf)],
+        )
+        .await;
     assert_eq!(conv.status, 200);
     assert!(conv.body.contains("NameID format"));
     // Forms without the CSRF token are refused.
-    assert_eq!(b.post(&tab_path, &[("csrf", "forged"), ("acs_url", "https://x/acs")]).await.status, 403);
+    assert_eq!(
+        b.post(
+            &tab_path,
+            &[("csrf", "forged"), ("acs_url", "https://x/acs")]
+        )
+        .await
+        .status,
+        403
+    );
     idp.stop().await;
 }
 crate::both_idps!(console_cloud_sso_step1, run_console_step1);

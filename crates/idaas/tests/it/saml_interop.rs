@@ -17,7 +17,10 @@ const ACS: &str = "http://127.0.0.1:8081/acs";
 const IMPLS: [&str; 2] = ["pysaml2", "python3-saml"];
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn peers_required() -> bool {
@@ -45,16 +48,29 @@ impl Harness {
             .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
         let script = repo_root().join("interop/sp/sp_check.py");
         if !python.exists() || !script.exists() {
-            skip(&format!("python ({}) or {} missing", python.display(), script.display()));
+            skip(&format!(
+                "python ({}) or {} missing",
+                python.display(),
+                script.display()
+            ));
             return None;
         }
-        let xmlsec1 = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join("xmlsec1")).find(|p| p.exists()));
+        let xmlsec1 = std::env::var_os("PATH").and_then(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("xmlsec1"))
+                .find(|p| p.exists())
+        });
         if xmlsec1.is_none() {
             skip("xmlsec1 not on PATH (signature cross-checks skipped)");
         }
         let dir = std::env::temp_dir().join(format!("gh-interop-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        Some(Harness { python, script, dir, xmlsec1 })
+        Some(Harness {
+            python,
+            script,
+            dir,
+            xmlsec1,
+        })
     }
 
     fn file(&self, name: &str, content: &str) -> String {
@@ -64,21 +80,63 @@ impl Harness {
     }
 
     fn run(&self, args: &[&str]) -> Value {
-        let out = Command::new(&self.python).arg(&self.script).args(args).output().unwrap();
+        let out = Command::new(&self.python)
+            .arg(&self.script)
+            .args(args)
+            .output()
+            .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "sp_check {args:?} failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sp_check {args:?} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON {e}: {stdout}"))
     }
 
     fn authn_request(&self, imp: &str, metadata: &str, binding: &str, extra: &[&str]) -> Value {
-        let mut args = vec!["authn-request", "--impl", imp, "--idp-metadata", metadata, "--sp-entity-id", SP, "--acs-url", ACS, "--binding", binding];
+        let mut args = vec![
+            "authn-request",
+            "--impl",
+            imp,
+            "--idp-metadata",
+            metadata,
+            "--sp-entity-id",
+            SP,
+            "--acs-url",
+            ACS,
+            "--binding",
+            binding,
+        ];
         args.extend_from_slice(extra);
         self.run(&args)
     }
 
-    fn consume(&self, imp: &str, metadata: &str, sp: &str, acs: &str, response_b64: &str, request_id: Option<&str>, extra: &[&str]) -> Value {
+    #[allow(clippy::too_many_arguments)]
+    fn consume(
+        &self,
+        imp: &str,
+        metadata: &str,
+        sp: &str,
+        acs: &str,
+        response_b64: &str,
+        request_id: Option<&str>,
+        extra: &[&str],
+    ) -> Value {
         let file = self.file(&format!("resp-{}.b64", uuid::Uuid::new_v4()), response_b64);
-        let mut args = vec!["consume", "--impl", imp, "--idp-metadata", metadata, "--sp-entity-id", sp, "--acs-url", acs, "--saml-response-file", &file];
+        let mut args = vec![
+            "consume",
+            "--impl",
+            imp,
+            "--idp-metadata",
+            metadata,
+            "--sp-entity-id",
+            sp,
+            "--acs-url",
+            acs,
+            "--saml-response-file",
+            &file,
+        ];
         match request_id {
             Some(id) => args.extend_from_slice(&["--request-id", id]),
             None => args.push("--unsolicited"),
@@ -92,8 +150,12 @@ impl Harness {
         let Some(bin) = &self.xmlsec1 else { return };
         let file = self.file(&format!("resp-{}.xml", uuid::Uuid::new_v4()), xml);
         let cert = self.file("idp-cert.pem", cert_pem);
-        let response_signed = xml.find("<ds:Signature").is_some_and(|s| xml.find("<saml:Assertion").is_some_and(|a| s < a));
-        let assertion_signed = xml.find("<saml:Assertion").is_some_and(|a| xml[a..].contains("<ds:Signature"));
+        let response_signed = xml
+            .find("<ds:Signature")
+            .is_some_and(|s| xml.find("<saml:Assertion").is_some_and(|a| s < a));
+        let assertion_signed = xml
+            .find("<saml:Assertion")
+            .is_some_and(|a| xml[a..].contains("<ds:Signature"));
         let mut checks = Vec::new();
         if response_signed {
             checks.push("/*[local-name()='Response']/*[local-name()='Signature']");
@@ -104,10 +166,25 @@ impl Harness {
         assert!(!checks.is_empty(), "nothing signed: {xml}");
         for xpath in checks {
             let out = Command::new(bin)
-                .args(["--verify", "--pubkey-cert-pem", &cert, "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response", "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", "--node-xpath", xpath, &file])
+                .args([
+                    "--verify",
+                    "--pubkey-cert-pem",
+                    &cert,
+                    "--id-attr:ID",
+                    "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+                    "--id-attr:ID",
+                    "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                    "--node-xpath",
+                    xpath,
+                    &file,
+                ])
                 .output()
                 .unwrap();
-            assert!(out.status.success(), "xmlsec1 rejected {xpath}: {}\n{xml}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "xmlsec1 rejected {xpath}: {}\n{xml}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 }
@@ -139,7 +216,12 @@ struct Ctx {
 
 impl Ctx {
     async fn patch(&self, saml: Value) {
-        let (st, body) = crate::support::send(self.idp.api(reqwest::Method::PATCH, &format!("/apps/{}", self.app)).json(&json!({ "saml": saml }))).await;
+        let (st, body) = crate::support::send(
+            self.idp
+                .api(reqwest::Method::PATCH, &format!("/apps/{}", self.app))
+                .json(&json!({ "saml": saml })),
+        )
+        .await;
         assert_eq!(st, 200, "{body}");
     }
 
@@ -148,19 +230,32 @@ impl Ctx {
         let req = self.h.authn_request(imp, &self.metadata, binding, extra);
         let request_id = req["request_id"].as_str().unwrap().to_owned();
         let page = if binding == "redirect" {
-            self.browser.get(req["redirect_url"].as_str().unwrap()).await
+            self.browser
+                .get(req["redirect_url"].as_str().unwrap())
+                .await
         } else {
             let mut form = vec![("SAMLRequest", req["saml_request"].as_str().unwrap())];
             if let Some(rs) = req["relay_state"].as_str() {
                 form.push(("RelayState", rs));
             }
-            let first = self.browser.post(req["sso_url"].as_str().unwrap(), &form).await;
+            let first = self
+                .browser
+                .post(req["sso_url"].as_str().unwrap(), &form)
+                .await;
             self.browser.follow(first).await
         };
-        let (action, resp, _) = saml_post_form(&page.body).unwrap_or_else(|| panic!("{imp} {binding}: no response form: {} {}", page.status, page.body));
+        let (action, resp, _) = saml_post_form(&page.body).unwrap_or_else(|| {
+            panic!(
+                "{imp} {binding}: no response form: {} {}",
+                page.status, page.body
+            )
+        });
         assert_eq!(action, ACS);
         let xml = response_xml(&resp);
-        assert!(xml.contains(&format!("InResponseTo=\"{request_id}\"")), "{xml}");
+        assert!(
+            xml.contains(&format!("InResponseTo=\"{request_id}\"")),
+            "{xml}"
+        );
         self.h.xmlsec_verify(&xml, &self.cert_pem);
         (request_id, resp)
     }
@@ -173,10 +268,22 @@ async fn setup() -> Option<Ctx> {
     let group = idp
         .srv
         .services
-        .create_group(&Actor::system(), &idp.iid, idaas::group::NewGroup { name: idaas::group::GroupName::parse("Admins").unwrap(), description: String::new(), external_id: Some("ext-admins".into()) })
+        .create_group(
+            &Actor::system(),
+            &idp.iid,
+            idaas::group::NewGroup {
+                name: idaas::group::GroupName::parse("Admins").unwrap(),
+                description: String::new(),
+                external_id: Some("ext-admins".into()),
+            },
+        )
         .await
         .unwrap();
-    idp.srv.services.add_group_member(&Actor::system(), &idp.iid, &group.id, &alice.id).await.unwrap();
+    idp.srv
+        .services
+        .add_group_member(&Actor::system(), &idp.iid, &group.id, &alice.id)
+        .await
+        .unwrap();
     let app = saml_app(
         &idp,
         json!({
@@ -194,13 +301,26 @@ async fn setup() -> Option<Ctx> {
     )
     .await;
     let browser = idp.browser();
-    assert_eq!(browser.sign_in(&idp.iid, "alice", PASSWORD, None).await.status, 303);
+    assert_eq!(
+        browser
+            .sign_in(&idp.iid, "alice", PASSWORD, None)
+            .await
+            .status,
+        303
+    );
     let md = browser.get(&format!("/api/v2/{app}/saml2/meta")).await;
     assert_eq!(md.status, 200);
     let metadata = h.file("idp.xml", &md.body);
     let (_, keys) = crate::support::send(idp.api(reqwest::Method::GET, "/signing-keys")).await;
     let cert_pem = pem(keys[0]["certificate"].as_str().unwrap());
-    Some(Ctx { idp, h, app, browser, metadata, cert_pem })
+    Some(Ctx {
+        idp,
+        h,
+        app,
+        browser,
+        metadata,
+        cert_pem,
+    })
 }
 
 fn assert_alice(v: &Value, imp: &str) {
@@ -211,7 +331,12 @@ fn assert_alice(v: &Value, imp: &str) {
     assert_eq!(attrs["displayName"], json!(["alice Example"]), "{imp}: {v}");
     assert_eq!(attrs["groups"], json!(["ext-admins"]), "{imp}: {v}");
     assert_eq!(attrs["role"], json!(["admin"]), "{imp}: {v}");
-    assert!(v["session_index"].as_str().is_some_and(|s| s.starts_with("_s")), "{imp}: {v}");
+    assert!(
+        v["session_index"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("_s")),
+        "{imp}: {v}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,20 +346,60 @@ async fn sp_and_idp_initiated_with_two_sp_libraries() {
         // SP-initiated, both bindings, InResponseTo checked by the library.
         for binding in ["redirect", "post"] {
             let (id, resp) = c.sp_initiated(imp, binding, &[]).await;
-            let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some(&id), &[]);
+            let v =
+                c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some(&id), &[]);
             assert_alice(&v, imp);
             // The same Response for another request ID is refused.
-            let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some("_other_request"), &[]);
-            assert_eq!(v["ok"], false, "{imp} {binding}: wrong InResponseTo accepted: {v}");
+            let v = c.h.consume(
+                imp,
+                &c.metadata,
+                SP,
+                ACS,
+                &resp,
+                Some("_other_request"),
+                &[],
+            );
+            assert_eq!(
+                v["ok"], false,
+                "{imp} {binding}: wrong InResponseTo accepted: {v}"
+            );
             // And presented to another SP (other entity ID and ACS) it is refused.
-            let v = c.h.consume(imp, &c.metadata, "https://other-sp.example/md", "http://127.0.0.1:8082/acs", &resp, Some(&id), &[]);
-            assert_eq!(v["ok"], false, "{imp} {binding}: another SP accepted it: {v}");
-            let v = c.h.consume(imp, &c.metadata, "https://other-sp.example/md", ACS, &resp, Some(&id), &[]);
-            assert_eq!(v["ok"], false, "{imp} {binding}: wrong audience accepted: {v}");
+            let v = c.h.consume(
+                imp,
+                &c.metadata,
+                "https://other-sp.example/md",
+                "http://127.0.0.1:8082/acs",
+                &resp,
+                Some(&id),
+                &[],
+            );
+            assert_eq!(
+                v["ok"], false,
+                "{imp} {binding}: another SP accepted it: {v}"
+            );
+            let v = c.h.consume(
+                imp,
+                &c.metadata,
+                "https://other-sp.example/md",
+                ACS,
+                &resp,
+                Some(&id),
+                &[],
+            );
+            assert_eq!(
+                v["ok"], false,
+                "{imp} {binding}: wrong audience accepted: {v}"
+            );
         }
         // IdP-initiated from the portal (unsolicited allowed), default RelayState.
         let csrf = c.browser.portal_csrf(&c.idp.iid).await;
-        let page = c.browser.post(&format!("/i/{}/portal/apps/{}/launch", c.idp.iid, c.app), &[("csrf", &csrf)]).await;
+        let page = c
+            .browser
+            .post(
+                &format!("/i/{}/portal/apps/{}/launch", c.idp.iid, c.app),
+                &[("csrf", &csrf)],
+            )
+            .await;
         let (_, resp, relay) = saml_post_form(&page.body).expect("launch form");
         assert_eq!(relay.as_deref(), Some("https://sp.example/home"));
         let xml = response_xml(&resp);
@@ -242,8 +407,12 @@ async fn sp_and_idp_initiated_with_two_sp_libraries() {
         c.h.xmlsec_verify(&xml, &c.cert_pem);
         let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, None, &[]);
         assert_alice(&v, imp);
-        let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some("_expected"), &[]);
-        assert_eq!(v["ok"], false, "{imp}: unsolicited accepted while a request was pending: {v}");
+        let v =
+            c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some("_expected"), &[]);
+        assert_eq!(
+            v["ok"], false,
+            "{imp}: unsolicited accepted while a request was pending: {v}"
+        );
     }
     c.idp.stop().await;
 }
@@ -252,7 +421,8 @@ async fn sp_and_idp_initiated_with_two_sp_libraries() {
 async fn signing_modes_verify_everywhere() {
     let Some(c) = setup().await else { return };
     for (assertion, response) in [(true, false), (false, true), (true, true)] {
-        c.patch(json!({ "assertion_signed": assertion, "response_signed": response })).await;
+        c.patch(json!({ "assertion_signed": assertion, "response_signed": response }))
+            .await;
         let mut flags = Vec::new();
         if assertion {
             flags.push("--want-assertions-signed");
@@ -263,17 +433,34 @@ async fn signing_modes_verify_everywhere() {
         for imp in IMPLS {
             let (id, resp) = c.sp_initiated(imp, "redirect", &[]).await;
             let xml = response_xml(&resp);
-            assert_eq!(xml.matches("<ds:SignatureValue>").count(), usize::from(assertion) + usize::from(response), "{xml}");
-            let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some(&id), &flags);
+            assert_eq!(
+                xml.matches("<ds:SignatureValue>").count(),
+                usize::from(assertion) + usize::from(response),
+                "{xml}"
+            );
+            let v =
+                c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some(&id), &flags);
             assert_alice(&v, imp);
         }
     }
     // Signed only at the Response level: an SP that demands a signed assertion refuses it.
-    c.patch(json!({ "assertion_signed": false, "response_signed": true })).await;
+    c.patch(json!({ "assertion_signed": false, "response_signed": true }))
+        .await;
     for imp in IMPLS {
         let (id, resp) = c.sp_initiated(imp, "redirect", &[]).await;
-        let v = c.h.consume(imp, &c.metadata, SP, ACS, &resp, Some(&id), &["--want-assertions-signed"]);
-        assert_eq!(v["ok"], false, "{imp}: unsigned assertion accepted under want-assertions-signed: {v}");
+        let v = c.h.consume(
+            imp,
+            &c.metadata,
+            SP,
+            ACS,
+            &resp,
+            Some(&id),
+            &["--want-assertions-signed"],
+        );
+        assert_eq!(
+            v["ok"], false,
+            "{imp}: unsigned assertion accepted under want-assertions-signed: {v}"
+        );
     }
     c.idp.stop().await;
 }
@@ -282,20 +469,41 @@ async fn signing_modes_verify_everywhere() {
 async fn every_name_id_format() {
     let Some(c) = setup().await else { return };
     let formats = [
-        ("urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified", "username", "alice"),
-        ("urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", "email", "alice@example.com"),
-        ("urn:oasis:names:tc:SAML:2.0:nameid-format:persistent", "username", "alice"),
-        ("urn:oasis:names:tc:SAML:2.0:nameid-format:transient", "username", "alice"),
+        (
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+            "username",
+            "alice",
+        ),
+        (
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            "email",
+            "alice@example.com",
+        ),
+        (
+            "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+            "username",
+            "alice",
+        ),
+        (
+            "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+            "username",
+            "alice",
+        ),
     ];
     for (format, field, expected) in formats {
         c.patch(json!({ "name_id_format": format, "application_account": { "type": "idaas_account", "field": field } })).await;
-        let md = c.browser.get(&format!("/api/v2/{}/saml2/meta", c.app)).await;
+        let md = c
+            .browser
+            .get(&format!("/api/v2/{}/saml2/meta", c.app))
+            .await;
         let metadata = c.h.file("idp-fmt.xml", &md.body);
         for imp in IMPLS {
-            let req = c.h.authn_request(imp, &metadata, "redirect", &["--name-id-format", format]);
+            let req =
+                c.h.authn_request(imp, &metadata, "redirect", &["--name-id-format", format]);
             let id = req["request_id"].as_str().unwrap();
             let page = c.browser.get(req["redirect_url"].as_str().unwrap()).await;
-            let (_, resp, _) = saml_post_form(&page.body).unwrap_or_else(|| panic!("{imp} {format}: {}", page.body));
+            let (_, resp, _) = saml_post_form(&page.body)
+                .unwrap_or_else(|| panic!("{imp} {format}: {}", page.body));
             let v = c.h.consume(imp, &metadata, SP, ACS, &resp, Some(id), &[]);
             assert_eq!(v["ok"], true, "{imp} {format}: {v}");
             assert_eq!(v["name_id"], expected, "{imp} {format}: {v}");
@@ -309,27 +517,64 @@ async fn every_name_id_format() {
 async fn ecdsa_and_rotated_keys_verify_with_xmlsec1() {
     let Some(c) = setup().await else { return };
     // ECDSA P-256 signatures.
-    c.patch(json!({ "signature_algorithm": "ECDSA-SHA256" })).await;
-    let page = c.browser.get(&crate::saml_negative::redirect_path(&c.app, &crate::saml_negative::authn_request("_e1", SP, Some(ACS), "", ""), None)).await;
+    c.patch(json!({ "signature_algorithm": "ECDSA-SHA256" }))
+        .await;
+    let page = c
+        .browser
+        .get(&crate::saml_negative::redirect_path(
+            &c.app,
+            &crate::saml_negative::authn_request("_e1", SP, Some(ACS), "", ""),
+            None,
+        ))
+        .await;
     let xml = response_xml(&saml_post_form(&page.body).unwrap().1);
     assert!(xml.contains("xmldsig-more#ecdsa-sha256"));
     let (_, keys) = crate::support::send(c.idp.api(reqwest::Method::GET, "/signing-keys")).await;
-    let ec = keys.as_array().unwrap().iter().find(|k| k["algorithm"] == "ecdsa-sha256").unwrap();
+    let ec = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["algorithm"] == "ecdsa-sha256")
+        .unwrap();
     c.h.xmlsec_verify(&xml, &pem(ec["certificate"].as_str().unwrap()));
     // After a rotation the new key signs, and the libraries accept it from fresh metadata.
-    c.patch(json!({ "signature_algorithm": "RSA-SHA256" })).await;
-    let (st, next) = crate::support::send(c.idp.api(reqwest::Method::POST, "/signing-keys").json(&json!({ "algorithm": "rsa-sha256" }))).await;
+    c.patch(json!({ "signature_algorithm": "RSA-SHA256" }))
+        .await;
+    let (st, next) = crate::support::send(
+        c.idp
+            .api(reqwest::Method::POST, "/signing-keys")
+            .json(&json!({ "algorithm": "rsa-sha256" })),
+    )
+    .await;
     assert_eq!(st, 201, "{next}");
-    let (st, _) = crate::support::send(c.idp.api(reqwest::Method::POST, &format!("/signing-keys/{}/activate", next["id"].as_str().unwrap()))).await;
+    let (st, _) = crate::support::send(c.idp.api(
+        reqwest::Method::POST,
+        &format!("/signing-keys/{}/activate", next["id"].as_str().unwrap()),
+    ))
+    .await;
     assert_eq!(st, 200);
-    let md = c.browser.get(&format!("/api/v2/{}/saml2/meta", c.app)).await;
+    let md = c
+        .browser
+        .get(&format!("/api/v2/{}/saml2/meta", c.app))
+        .await;
     let metadata = c.h.file("idp-rotated.xml", &md.body);
     for imp in IMPLS {
         let req = c.h.authn_request(imp, &metadata, "redirect", &[]);
         let page = c.browser.get(req["redirect_url"].as_str().unwrap()).await;
         let (_, resp, _) = saml_post_form(&page.body).unwrap();
-        c.h.xmlsec_verify(&response_xml(&resp), &pem(next["certificate"].as_str().unwrap()));
-        let v = c.h.consume(imp, &metadata, SP, ACS, &resp, req["request_id"].as_str(), &[]);
+        c.h.xmlsec_verify(
+            &response_xml(&resp),
+            &pem(next["certificate"].as_str().unwrap()),
+        );
+        let v = c.h.consume(
+            imp,
+            &metadata,
+            SP,
+            ACS,
+            &resp,
+            req["request_id"].as_str(),
+            &[],
+        );
         assert_alice(&v, imp);
     }
     c.idp.stop().await;

@@ -18,7 +18,8 @@ pub const SP_ACS: &str = "https://sp.example/acs";
 /// Creates a standard SAML app, applies `saml` and the authorization type; returns its id.
 pub async fn saml_app(idp: &Idp, saml: Value, authorization_type: &str) -> String {
     let (status, app) = crate::support::send(
-        idp.api(reqwest::Method::POST, "/apps").json(&json!({ "template_id": "apt_saml2_standard", "name": "Test SP" })),
+        idp.api(reqwest::Method::POST, "/apps")
+            .json(&json!({ "template_id": "apt_saml2_standard", "name": "Test SP" })),
     )
     .await;
     assert_eq!(status, 201, "{app}");
@@ -33,8 +34,16 @@ pub async fn saml_app(idp: &Idp, saml: Value, authorization_type: &str) -> Strin
 }
 
 /// An AuthnRequest; `attrs` are extra attributes of the root, `inner` extra children after Issuer.
-pub fn authn_request(id: &str, issuer: &str, acs: Option<&str>, attrs: &str, inner: &str) -> String {
-    let acs = acs.map(|a| format!(" AssertionConsumerServiceURL=\"{a}\"")).unwrap_or_default();
+pub fn authn_request(
+    id: &str,
+    issuer: &str,
+    acs: Option<&str>,
+    attrs: &str,
+    inner: &str,
+) -> String {
+    let acs = acs
+        .map(|a| format!(" AssertionConsumerServiceURL=\"{a}\""))
+        .unwrap_or_default();
     format!(
         "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
          ID=\"{id}\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" \
@@ -49,16 +58,19 @@ pub fn sso_path(app_id: &str) -> String {
 
 /// `sso?SAMLRequest=…` for the Redirect binding.
 pub fn redirect_path(app_id: &str, xml: &str, relay: Option<&str>) -> String {
-    let q = saml::binding::encode_redirect(saml::binding::MessageParam::Request, xml, relay, None).unwrap();
+    let q = saml::binding::encode_redirect(saml::binding::MessageParam::Request, xml, relay, None)
+        .unwrap();
     format!("{}?{q}", sso_path(app_id))
 }
 
 /// The status code URIs of a Response.
 pub fn statuses(xml: &str) -> Vec<String> {
-    xml.match_indices("StatusCode Value=\"").map(|(i, m)| {
-        let rest = &xml[i + m.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }).collect()
+    xml.match_indices("StatusCode Value=\"")
+        .map(|(i, m)| {
+            let rest = &xml[i + m.len()..];
+            rest[..rest.find('"').unwrap()].to_owned()
+        })
+        .collect()
 }
 
 async fn signed_in(idp: &Idp, username: &str) -> Browser {
@@ -70,72 +82,181 @@ async fn signed_in(idp: &Idp, username: &str) -> Browser {
 
 fn assert_refused(page: &crate::signin::Page, status: u16) {
     assert_eq!(page.status, status, "{}", page.body);
-    assert!(!page.body.contains("SAMLResponse"), "no assertion may be sent: {}", page.body);
+    assert!(
+        !page.body.contains("SAMLResponse"),
+        "no assertion may be sent: {}",
+        page.body
+    );
 }
 
 async fn run_sso_rules(idp: Idp) {
     idp.user("alice").await;
-    let app = saml_app(&idp, json!({ "sp_entity_id": SP_ENTITY, "acs_url": SP_ACS }), "default_all").await;
+    let app = saml_app(
+        &idp,
+        json!({ "sp_entity_id": SP_ENTITY, "acs_url": SP_ACS }),
+        "default_all",
+    )
+    .await;
     let b = signed_in(&idp, "alice").await;
 
     // Happy path, Redirect binding, with RelayState.
-    let page = b.get(&redirect_path(&app, &authn_request("_r1", SP_ENTITY, Some(SP_ACS), "", ""), Some("rs-1"))).await;
+    let page = b
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r1", SP_ENTITY, Some(SP_ACS), "", ""),
+            Some("rs-1"),
+        ))
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
-    let csp = page.headers.get("content-security-policy").unwrap().to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'nonce-") && csp.contains("form-action https://sp.example"), "{csp}");
+    let csp = page
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'nonce-") && csp.contains("form-action https://sp.example"),
+        "{csp}"
+    );
     assert!(page.body.contains("<noscript>"));
     let (action, resp, relay) = saml_post_form(&page.body).unwrap();
     assert_eq!(action, SP_ACS);
     assert_eq!(relay.as_deref(), Some("rs-1"));
     let xml = response_xml(&resp);
-    assert!(xml.contains("InResponseTo=\"_r1\"") && xml.contains(">alice</saml:NameID>"), "{xml}");
+    assert!(
+        xml.contains("InResponseTo=\"_r1\"") && xml.contains(">alice</saml:NameID>"),
+        "{xml}"
+    );
     assert!(xml.contains("urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"));
     assert!(xml.contains("Recipient=\"https://sp.example/acs\""));
     assert!(xml.contains("<saml:Audience>https://sp.example/meta</saml:Audience>"));
 
     // Refusals that never reach the SP.
-    let foreign = b.get(&redirect_path(&app, &authn_request("_r2", SP_ENTITY, Some("https://evil.example/acs"), "", ""), None)).await;
+    let foreign = b
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r2", SP_ENTITY, Some("https://evil.example/acs"), "", ""),
+            None,
+        ))
+        .await;
     assert_refused(&foreign, 400);
     assert!(foreign.body.contains("not registered"));
-    assert_refused(&b.get(&redirect_path(&app, &authn_request("_r3", "https://other.example/meta", None, "", ""), None)).await, 400);
-    let doctype = format!("<!DOCTYPE x [<!ENTITY e \"boom\">]>{}", authn_request("_r4", SP_ENTITY, None, "", ""));
+    assert_refused(
+        &b.get(&redirect_path(
+            &app,
+            &authn_request("_r3", "https://other.example/meta", None, "", ""),
+            None,
+        ))
+        .await,
+        400,
+    );
+    let doctype = format!(
+        "<!DOCTYPE x [<!ENTITY e \"boom\">]>{}",
+        authn_request("_r4", SP_ENTITY, None, "", "")
+    );
     assert_refused(&b.get(&redirect_path(&app, &doctype, None)).await, 400);
     // Oversized: an inflated message above the cap (a deflate bomb is tiny on the wire) …
     let padded = authn_request("_big", SP_ENTITY, None, "", &" ".repeat(200 * 1024));
     let bomb = STANDARD.encode(saml::binding::deflate(padded.as_bytes()));
-    assert_refused(&b.get(&format!("{}?SAMLRequest={}", sso_path(&app), urlencode(&bomb))).await, 400);
+    assert_refused(
+        &b.get(&format!(
+            "{}?SAMLRequest={}",
+            sso_path(&app),
+            urlencode(&bomb)
+        ))
+        .await,
+        400,
+    );
     // … and a POST body above the server's body limit.
     let huge = "A".repeat(2 * 1024 * 1024);
     let page = b.post(&sso_path(&app), &[("SAMLRequest", &huge)]).await;
     assert!(page.status == 413 || page.status == 400, "{}", page.status);
     let not_deflate = STANDARD.encode(b"this is not deflate data at all");
-    assert_refused(&b.get(&format!("{}?SAMLRequest={}", sso_path(&app), urlencode(&not_deflate))).await, 400);
-    assert_refused(&b.get(&format!("{}?SAMLRequest=%25%25%25%25", sso_path(&app))).await, 400);
-    assert_refused(&b.get(&format!("{}?SAMLRequest=!!!notbase64", sso_path(&app))).await, 400);
+    assert_refused(
+        &b.get(&format!(
+            "{}?SAMLRequest={}",
+            sso_path(&app),
+            urlencode(&not_deflate)
+        ))
+        .await,
+        400,
+    );
+    assert_refused(
+        &b.get(&format!("{}?SAMLRequest=%25%25%25%25", sso_path(&app)))
+            .await,
+        400,
+    );
+    assert_refused(
+        &b.get(&format!("{}?SAMLRequest=!!!notbase64", sso_path(&app)))
+            .await,
+        400,
+    );
     assert_refused(&b.get(&sso_path(&app)).await, 400);
-    assert_refused(&b.get(&redirect_path("app_doesnotexist", &authn_request("_r5", SP_ENTITY, None, "", ""), None)).await, 404);
+    assert_refused(
+        &b.get(&redirect_path(
+            "app_doesnotexist",
+            &authn_request("_r5", SP_ENTITY, None, "", ""),
+            None,
+        ))
+        .await,
+        404,
+    );
 
     // Unsupported response binding: an error Response to the registered ACS.
-    let artifact = authn_request("_r6", SP_ENTITY, None, "", "").replace("bindings:HTTP-POST", "bindings:HTTP-Artifact");
+    let artifact = authn_request("_r6", SP_ENTITY, None, "", "")
+        .replace("bindings:HTTP-POST", "bindings:HTTP-Artifact");
     let page = b.get(&redirect_path(&app, &artifact, None)).await;
     let xml = response_xml(&saml_post_form(&page.body).unwrap().1);
-    assert!(statuses(&xml).iter().any(|s| s.ends_with(":UnsupportedBinding")), "{xml}");
+    assert!(
+        statuses(&xml)
+            .iter()
+            .any(|s| s.ends_with(":UnsupportedBinding")),
+        "{xml}"
+    );
 
     // IsPassive without a session: NoPassive error Response, no assertion.
     let anon = idp.browser();
-    let page = anon.get(&redirect_path(&app, &authn_request("_r7", SP_ENTITY, None, " IsPassive=\"true\"", ""), None)).await;
+    let page = anon
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r7", SP_ENTITY, None, " IsPassive=\"true\"", ""),
+            None,
+        ))
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let xml = response_xml(&saml_post_form(&page.body).unwrap().1);
-    assert!(statuses(&xml).iter().any(|s| s.ends_with(":NoPassive")), "{xml}");
+    assert!(
+        statuses(&xml).iter().any(|s| s.ends_with(":NoPassive")),
+        "{xml}"
+    );
     assert!(!xml.contains("<saml:Assertion"));
     assert!(xml.contains("InResponseTo=\"_r7\""));
 
     // No session: parked, then sign-in with `continue`, then answered.
-    let page = anon.get(&redirect_path(&app, &authn_request("_r8", SP_ENTITY, None, "", ""), Some("keep-me"))).await;
+    let page = anon
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r8", SP_ENTITY, None, "", ""),
+            Some("keep-me"),
+        ))
+        .await;
     assert_eq!(page.status, 303);
     let login = page.location.unwrap();
-    assert!(login.starts_with(&format!("/i/{}/login?continue=%2Fi%2F{}%2Fsso%2Fsso_", idp.iid, idp.iid)), "{login}");
-    let cont = url::Url::parse(&format!("http://x{login}")).unwrap().query_pairs().find(|(k, _)| k == "continue").unwrap().1.into_owned();
+    assert!(
+        login.starts_with(&format!(
+            "/i/{}/login?continue=%2Fi%2F{}%2Fsso%2Fsso_",
+            idp.iid, idp.iid
+        )),
+        "{login}"
+    );
+    let cont = url::Url::parse(&format!("http://x{login}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "continue")
+        .unwrap()
+        .1
+        .into_owned();
     let p = anon.sign_in(&idp.iid, "alice", PASSWORD, Some(&cont)).await;
     assert_eq!(p.location.as_deref(), Some(cont.as_str()));
     let page = anon.follow(p).await;
@@ -146,56 +267,166 @@ async fn run_sso_rules(idp: Idp) {
     assert_refused(&anon.get(&cont).await, 410);
 
     // ForceAuthn: an existing session is not enough.
-    let page = b.get(&redirect_path(&app, &authn_request("_r9", SP_ENTITY, None, " ForceAuthn=\"true\"", ""), None)).await;
+    let page = b
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r9", SP_ENTITY, None, " ForceAuthn=\"true\"", ""),
+            None,
+        ))
+        .await;
     assert_eq!(page.status, 303);
     let login = page.location.unwrap();
     assert!(login.contains("force=1"));
     let login_page = b.get(&login).await;
-    assert_eq!(login_page.status, 200, "the sign-in form is shown despite the session");
+    assert_eq!(
+        login_page.status, 200,
+        "the sign-in form is shown despite the session"
+    );
     let csrf = crate::signin::input_value(&login_page.body, "csrf").unwrap();
     let cont = crate::signin::input_value(&login_page.body, "continue").unwrap();
-    let p = b.post(&format!("/i/{}/login", idp.iid), &[("username", "alice"), ("password", PASSWORD), ("csrf", &csrf), ("continue", &cont)]).await;
+    let p = b
+        .post(
+            &format!("/i/{}/login", idp.iid),
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+                ("continue", &cont),
+            ],
+        )
+        .await;
     let page = b.follow(p).await;
-    assert!(response_xml(&saml_post_form(&page.body).expect("answered after the fresh sign-in").1).contains("InResponseTo=\"_r9\""));
+    assert!(
+        response_xml(
+            &saml_post_form(&page.body)
+                .expect("answered after the fresh sign-in")
+                .1
+        )
+        .contains("InResponseTo=\"_r9\"")
+    );
     // The same over the POST binding (parked first, then checked on the same-site GET).
-    let value = STANDARD.encode(authn_request("_r9b", SP_ENTITY, None, " ForceAuthn=\"true\"", ""));
-    let page = b.follow(b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await).await;
+    let value = STANDARD.encode(authn_request(
+        "_r9b",
+        SP_ENTITY,
+        None,
+        " ForceAuthn=\"true\"",
+        "",
+    ));
+    let page = b
+        .follow(b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await)
+        .await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("name=\"password\""), "sign-in form expected: {}", page.body);
+    assert!(
+        page.body.contains("name=\"password\""),
+        "sign-in form expected: {}",
+        page.body
+    );
 
     // POST binding: parked and continued on a same-site GET (the Lax cookie is sent there).
     let value = STANDARD.encode(authn_request("_r10", SP_ENTITY, Some(SP_ACS), "", ""));
-    let page = b.post(&sso_path(&app), &[("SAMLRequest", &value), ("RelayState", "post-rs")]).await;
+    let page = b
+        .post(
+            &sso_path(&app),
+            &[("SAMLRequest", &value), ("RelayState", "post-rs")],
+        )
+        .await;
     assert_eq!(page.status, 303);
-    assert!(page.location.as_deref().unwrap().starts_with(&format!("/i/{}/sso/", idp.iid)));
+    assert!(
+        page.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("/i/{}/sso/", idp.iid))
+    );
     let page = b.follow(page).await;
     let (_, resp, relay) = saml_post_form(&page.body).unwrap();
     assert_eq!(relay.as_deref(), Some("post-rs"));
     assert!(response_xml(&resp).contains("InResponseTo=\"_r10\""));
-    assert_refused(&b.post(&sso_path(&app), &[("SAMLRequest", "not base64 ***")]).await, 400);
+    assert_refused(
+        &b.post(&sso_path(&app), &[("SAMLRequest", "not base64 ***")])
+            .await,
+        400,
+    );
 
     // An MFA context the user cannot reach: NoAuthnContext.
     let mfa = "<samlp:RequestedAuthnContext Comparison=\"exact\"><saml:AuthnContextClassRef>https://refeds.org/profile/mfa</saml:AuthnContextClassRef></samlp:RequestedAuthnContext>";
-    let page = b.get(&redirect_path(&app, &authn_request("_r11", SP_ENTITY, None, "", mfa), None)).await;
+    let page = b
+        .get(&redirect_path(
+            &app,
+            &authn_request("_r11", SP_ENTITY, None, "", mfa),
+            None,
+        ))
+        .await;
     let xml = response_xml(&saml_post_form(&page.body).unwrap().1);
-    assert!(statuses(&xml).iter().any(|s| s.ends_with(":NoAuthnContext")), "{xml}");
+    assert!(
+        statuses(&xml)
+            .iter()
+            .any(|s| s.ends_with(":NoAuthnContext")),
+        "{xml}"
+    );
 
     // Disabled SSO, disabled app.
-    let (s, _) = crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/sso/disable"))).await;
+    let (s, _) =
+        crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/sso/disable")))
+            .await;
     assert_eq!(s, 200);
-    assert_refused(&b.get(&redirect_path(&app, &authn_request("_r12", SP_ENTITY, None, "", ""), None)).await, 403);
+    assert_refused(
+        &b.get(&redirect_path(
+            &app,
+            &authn_request("_r12", SP_ENTITY, None, "", ""),
+            None,
+        ))
+        .await,
+        403,
+    );
     crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/sso/enable"))).await;
     crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/disable"))).await;
-    assert_refused(&b.get(&redirect_path(&app, &authn_request("_r13", SP_ENTITY, None, "", ""), None)).await, 403);
+    assert_refused(
+        &b.get(&redirect_path(
+            &app,
+            &authn_request("_r13", SP_ENTITY, None, "", ""),
+            None,
+        ))
+        .await,
+        403,
+    );
     crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/enable"))).await;
-    assert_eq!(b.get(&redirect_path(&app, &authn_request("_r14", SP_ENTITY, None, "", ""), None)).await.status, 200);
+    assert_eq!(
+        b.get(&redirect_path(
+            &app,
+            &authn_request("_r14", SP_ENTITY, None, "", ""),
+            None
+        ))
+        .await
+        .status,
+        200
+    );
 
     // Every SSO is audited.
     let mut conn = idp.srv.services.store.read().await.unwrap();
-    let q = idaas::audit::AuditQuery { limit: 500, action_prefix: Some("sso:".into()), ..Default::default() };
-    let events = idaas::store::audit::query(&mut conn, Some(&idp.iid), &q).await.unwrap();
-    assert!(events.items.iter().filter(|e| e.result == idaas::audit::AuditResult::Success).count() >= 4);
-    assert!(events.items.iter().filter(|e| e.result == idaas::audit::AuditResult::Failure).count() >= 8);
+    let q = idaas::audit::AuditQuery {
+        limit: 500,
+        action_prefix: Some("sso:".into()),
+        ..Default::default()
+    };
+    let events = idaas::store::audit::query(&mut conn, Some(&idp.iid), &q)
+        .await
+        .unwrap();
+    assert!(
+        events
+            .items
+            .iter()
+            .filter(|e| e.result == idaas::audit::AuditResult::Success)
+            .count()
+            >= 4
+    );
+    assert!(
+        events
+            .items
+            .iter()
+            .filter(|e| e.result == idaas::audit::AuditResult::Failure)
+            .count()
+            >= 8
+    );
     drop(conn);
     idp.stop().await;
 }
@@ -220,45 +451,118 @@ async fn run_user_rules(idp: Idp) {
     // Granted to an organizational unit above the user's unit.
     let s = &idp.srv.services;
     let parent = s
-        .create_org_unit(&Actor::system(), &idp.iid, idaas::org_unit::NewOrgUnit { parent_id: None, name: idaas::org_unit::OrgUnitName::parse("Eng").unwrap(), description: String::new(), external_id: None })
+        .create_org_unit(
+            &Actor::system(),
+            &idp.iid,
+            idaas::org_unit::NewOrgUnit {
+                parent_id: None,
+                name: idaas::org_unit::OrgUnitName::parse("Eng").unwrap(),
+                description: String::new(),
+                external_id: None,
+            },
+        )
         .await
         .unwrap();
     let child = s
-        .create_org_unit(&Actor::system(), &idp.iid, idaas::org_unit::NewOrgUnit { parent_id: Some(parent.id.clone()), name: idaas::org_unit::OrgUnitName::parse("Backend").unwrap(), description: String::new(), external_id: None })
+        .create_org_unit(
+            &Actor::system(),
+            &idp.iid,
+            idaas::org_unit::NewOrgUnit {
+                parent_id: Some(parent.id.clone()),
+                name: idaas::org_unit::OrgUnitName::parse("Backend").unwrap(),
+                description: String::new(),
+                external_id: None,
+            },
+        )
         .await
         .unwrap();
-    s.add_user_to_org_unit(&Actor::system(), &idp.iid, &alice.id, &child.id, false).await.unwrap();
-    let (st, body) = crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/grants")).json(&json!({ "subject_type": "org_unit", "subject_id": parent.id }))).await;
+    s.add_user_to_org_unit(&Actor::system(), &idp.iid, &alice.id, &child.id, false)
+        .await
+        .unwrap();
+    let (st, body) = crate::support::send(
+        idp.api(reqwest::Method::POST, &format!("/apps/{app}/grants"))
+            .json(&json!({ "subject_type": "org_unit", "subject_id": parent.id })),
+    )
+    .await;
     assert_eq!(st, 204, "{body}");
     // Option 2 without a mapping fails clearly.
     let page = a.get(&req("_u2")).await;
     assert_refused(&page, 403);
     assert!(page.body.contains("no account for this application"));
-    let (st, body) = crate::support::send(idp.api(reqwest::Method::PUT, &format!("/apps/{app}/accounts")).json(&json!({ "user_id": alice.id, "app_username": "alice.app" }))).await;
+    let (st, body) = crate::support::send(
+        idp.api(reqwest::Method::PUT, &format!("/apps/{app}/accounts"))
+            .json(&json!({ "user_id": alice.id, "app_username": "alice.app" })),
+    )
+    .await;
     assert_eq!(st, 200, "{body}");
     let page = a.get(&req("_u3")).await;
-    let xml = response_xml(&saml_post_form(&page.body).expect("granted through the parent unit").1);
+    let xml = response_xml(
+        &saml_post_form(&page.body)
+            .expect("granted through the parent unit")
+            .1,
+    );
     assert!(xml.contains(">alice.app</saml:NameID>"), "{xml}");
     // Granted through a group.
     let group = s
-        .create_group(&Actor::system(), &idp.iid, idaas::group::NewGroup { name: idaas::group::GroupName::parse("Ops").unwrap(), description: String::new(), external_id: None })
+        .create_group(
+            &Actor::system(),
+            &idp.iid,
+            idaas::group::NewGroup {
+                name: idaas::group::GroupName::parse("Ops").unwrap(),
+                description: String::new(),
+                external_id: None,
+            },
+        )
         .await
         .unwrap();
-    s.add_group_member(&Actor::system(), &idp.iid, &group.id, &bob.id).await.unwrap();
-    crate::support::send(idp.api(reqwest::Method::POST, &format!("/apps/{app}/grants")).json(&json!({ "subject_type": "group", "subject_id": group.id }))).await;
-    crate::support::send(idp.api(reqwest::Method::PUT, &format!("/apps/{app}/accounts")).json(&json!({ "user_id": bob.id, "app_username": "bob.app" }))).await;
+    s.add_group_member(&Actor::system(), &idp.iid, &group.id, &bob.id)
+        .await
+        .unwrap();
+    crate::support::send(
+        idp.api(reqwest::Method::POST, &format!("/apps/{app}/grants"))
+            .json(&json!({ "subject_type": "group", "subject_id": group.id })),
+    )
+    .await;
+    crate::support::send(
+        idp.api(reqwest::Method::PUT, &format!("/apps/{app}/accounts"))
+            .json(&json!({ "user_id": bob.id, "app_username": "bob.app" })),
+    )
+    .await;
     let b = signed_in(&idp, "bob").await;
-    assert!(saml_post_form(&b.get(&req("_u4")).await.body).is_some(), "granted through a group");
+    assert!(
+        saml_post_form(&b.get(&req("_u4")).await.body).is_some(),
+        "granted through a group"
+    );
     // Revoking the group grant takes effect at once.
-    let (st, _) = crate::support::send(idp.api(reqwest::Method::DELETE, &format!("/apps/{app}/grants/group/{}", group.id))).await;
+    let (st, _) = crate::support::send(idp.api(
+        reqwest::Method::DELETE,
+        &format!("/apps/{app}/grants/group/{}", group.id),
+    ))
+    .await;
     assert_eq!(st, 204);
     assert_refused(&b.get(&req("_u5")).await, 403);
     // A disabled user: the sessions end, sign-in is refused, no assertion.
     let c = signed_in(&idp, "carol").await;
-    s.update_user(&Actor::system(), &idp.iid, &carol.id, idaas::user::UserUpdate { status: Some(idaas::user::UserStatus::Disabled), ..Default::default() }).await.unwrap();
+    s.update_user(
+        &Actor::system(),
+        &idp.iid,
+        &carol.id,
+        idaas::user::UserUpdate {
+            status: Some(idaas::user::UserStatus::Disabled),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let page = c.get(&req("_u6")).await;
     assert_eq!(page.status, 303, "no session any more");
-    assert_eq!(idp.browser().sign_in(&idp.iid, "carol", PASSWORD, None).await.status, 401);
+    assert_eq!(
+        idp.browser()
+            .sign_in(&idp.iid, "carol", PASSWORD, None)
+            .await
+            .status,
+        401
+    );
     // A locked user cannot sign in to answer a parked request.
     let anon = idp.browser();
     for _ in 0..5 {
@@ -275,7 +579,13 @@ async fn run_signed_requests(idp: Idp) {
     idp.user("alice").await;
     let sp_key = saml::key::SigningKey::generate_rsa(2048).unwrap();
     let now = time::OffsetDateTime::now_utc();
-    let sp_cert = saml::key::Certificate::self_signed(&sp_key, "sp", now - time::Duration::days(1), now + time::Duration::days(30)).unwrap();
+    let sp_cert = saml::key::Certificate::self_signed(
+        &sp_key,
+        "sp",
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
     let other_key = saml::key::SigningKey::generate_ecdsa_p256().unwrap();
     let app = saml_app(
         &idp,
@@ -286,24 +596,50 @@ async fn run_signed_requests(idp: Idp) {
     let b = signed_in(&idp, "alice").await;
     let rsa = saml::algorithm::SignatureAlgorithm::RsaSha256;
     let signed = |xml: &str, key: &saml::key::SigningKey, alg| {
-        let q = saml::binding::encode_redirect(saml::binding::MessageParam::Request, xml, Some("rs"), Some((key, alg))).unwrap();
+        let q = saml::binding::encode_redirect(
+            saml::binding::MessageParam::Request,
+            xml,
+            Some("rs"),
+            Some((key, alg)),
+        )
+        .unwrap();
         format!("{}?{q}", sso_path(&app))
     };
     let xml = authn_request("_s1", SP_ENTITY, None, "", "");
     assert_refused(&b.get(&redirect_path(&app, &xml, None)).await, 400);
-    assert_refused(&b.get(&signed(&xml, &other_key, saml::algorithm::SignatureAlgorithm::EcdsaSha256)).await, 400);
+    assert_refused(
+        &b.get(&signed(
+            &xml,
+            &other_key,
+            saml::algorithm::SignatureAlgorithm::EcdsaSha256,
+        ))
+        .await,
+        400,
+    );
     // Tampered: a valid signature over another request.
     let good = signed(&xml, &sp_key, rsa);
     let tampered = good.replace("RelayState=rs", "RelayState=rt");
     assert_refused(&b.get(&tampered).await, 400);
     assert_eq!(b.get(&good).await.status, 200);
     // A signed request may name another ACS when the app allows it.
-    let other_acs = authn_request("_s2", SP_ENTITY, Some("https://sp.example/other-acs"), "", "");
+    let other_acs = authn_request(
+        "_s2",
+        SP_ENTITY,
+        Some("https://sp.example/other-acs"),
+        "",
+        "",
+    );
     let page = b.get(&signed(&other_acs, &sp_key, rsa)).await;
-    assert_eq!(saml_post_form(&page.body).unwrap().0, "https://sp.example/other-acs");
+    assert_eq!(
+        saml_post_form(&page.body).unwrap().0,
+        "https://sp.example/other-acs"
+    );
     // Unsigned POST requests are refused too.
     let value = STANDARD.encode(&xml);
-    assert_refused(&b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await, 400);
+    assert_refused(
+        &b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await,
+        400,
+    );
     idp.stop().await;
 }
 crate::both_idps!(sso_signed_requests, run_signed_requests);

@@ -26,14 +26,20 @@ impl Idp {
         Self::start_with(backend, |_| {}).await
     }
 
-    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut InstanceSettings)) -> Option<Idp> {
+    pub async fn start_with(
+        backend: Backend,
+        tweak: impl FnOnce(&mut InstanceSettings),
+    ) -> Option<Idp> {
         let srv = TestServer::start(backend).await?;
         let (iid, token) = srv.instance_with_token("Acme").await;
         let mut settings = InstanceSettings::default();
         settings.password_policy.force_change_on_first_signin = false;
         settings.rate_limit_per_minute = 10_000;
         tweak(&mut settings);
-        srv.services.update_settings(&Actor::system(), &iid, settings).await.unwrap();
+        srv.services
+            .update_settings(&Actor::system(), &iid, settings)
+            .await
+            .unwrap();
         Some(Idp { srv, iid, token })
     }
 
@@ -50,7 +56,16 @@ impl Idp {
             is_admin,
             ..NewUser::default()
         };
-        self.srv.services.create_user(&Actor::system(), &self.iid, new, Some(Password::new(PASSWORD))).await.unwrap()
+        self.srv
+            .services
+            .create_user(
+                &Actor::system(),
+                &self.iid,
+                new,
+                Some(Password::new(PASSWORD)),
+            )
+            .await
+            .unwrap()
     }
 
     pub fn browser(&self) -> Browser {
@@ -59,7 +74,11 @@ impl Idp {
 
     /// An admin API request with the instance token.
     pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.srv.with_token(&self.token, method, &format!("/api/v1/instances/{}{path}", self.iid))
+        self.srv.with_token(
+            &self.token,
+            method,
+            &format!("/api/v1/instances/{}{path}", self.iid),
+        )
     }
 
     pub async fn stop(self) {
@@ -89,19 +108,34 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Browser { client, base: base.to_owned() }
+        Browser {
+            client,
+            base: base.to_owned(),
+        }
     }
 
     pub fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http") { path_or_url.to_owned() } else { format!("{}{}", self.base, path_or_url) }
+        if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{}", self.base, path_or_url)
+        }
     }
 
     async fn read(resp: reqwest::Response) -> Page {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let location = headers.get("location").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let location = headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = resp.text().await.unwrap();
-        Page { status, location, body, headers }
+        Page {
+            status,
+            location,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Page {
@@ -109,14 +143,24 @@ impl Browser {
     }
 
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        Self::read(self.client.post(self.url(path)).form(form).send().await.unwrap()).await
+        Self::read(
+            self.client
+                .post(self.url(path))
+                .form(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// Follows same-server redirects (GET) from `page` up to 10 times.
     pub async fn follow(&self, mut page: Page) -> Page {
         for _ in 0..10 {
             match (page.status, page.location.clone()) {
-                (301 | 302 | 303 | 307, Some(loc)) if loc.starts_with('/') || loc.starts_with(&self.base) => {
+                (301 | 302 | 303 | 307, Some(loc))
+                    if loc.starts_with('/') || loc.starts_with(&self.base) =>
+                {
                     page = self.get(&loc).await;
                 }
                 _ => return page,
@@ -126,7 +170,13 @@ impl Browser {
     }
 
     /// Signs in through the login form; returns the answer to the POST (not followed).
-    pub async fn sign_in(&self, iid: &str, username: &str, password: &str, continue_to: Option<&str>) -> Page {
+    pub async fn sign_in(
+        &self,
+        iid: &str,
+        username: &str,
+        password: &str,
+        continue_to: Option<&str>,
+    ) -> Page {
         let mut path = format!("/i/{iid}/login");
         if let Some(c) = continue_to {
             path.push_str(&format!("?continue={}", urlencode(c)));
@@ -135,7 +185,16 @@ impl Browser {
         assert_eq!(login.status, 200, "{}", login.body);
         let csrf = input_value(&login.body, "csrf").expect("csrf field");
         let cont = input_value(&login.body, "continue").unwrap_or_default();
-        self.post(&format!("/i/{iid}/login"), &[("username", username), ("password", password), ("csrf", &csrf), ("continue", &cont)]).await
+        self.post(
+            &format!("/i/{iid}/login"),
+            &[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("continue", &cont),
+            ],
+        )
+        .await
     }
 
     /// The portal page's CSRF token (signed in).
@@ -151,8 +210,16 @@ pub fn urlencode(s: &str) -> String {
 }
 
 fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"").replace("&#39;", "'").replace("&#x27;", "'").replace("&#x2f;", "/").replace("&#47;", "/")
-        .replace("&lt;", "<").replace("&gt;", ">").replace("&#43;", "+").replace("&#61;", "=").replace("&amp;", "&")
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#43;", "+")
+        .replace("&#61;", "=")
+        .replace("&amp;", "&")
 }
 
 /// The `value` of the first `<input … name="NAME" … value="…">` in `html`.
@@ -179,18 +246,31 @@ pub fn element_text(html: &str, id: &str) -> Option<String> {
 pub fn saml_post_form(html: &str) -> Option<(String, String, Option<String>)> {
     let a = html.find("action=\"")? + 8;
     let action = html_unescape(&html[a..a + html[a..].find('"')?]);
-    Some((action, input_value(html, "SAMLResponse")?, input_value(html, "RelayState")))
+    Some((
+        action,
+        input_value(html, "SAMLResponse")?,
+        input_value(html, "RelayState"),
+    ))
 }
 
 /// Decodes a SAMLResponse form value to XML.
 pub fn response_xml(b64: &str) -> String {
     use base64::Engine;
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b64).unwrap()).unwrap()
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 async fn failed_attempts(idp: &Idp, user_id: &str) -> i64 {
     let mut conn = idp.srv.services.store.read().await.unwrap();
-    idaas::store::user::credentials(&mut conn, &idp.iid, user_id).await.unwrap().unwrap().failed_attempts
+    idaas::store::user::credentials(&mut conn, &idp.iid, user_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .failed_attempts
 }
 
 /// Runs `$run(idp)` on SQLite and on PostgreSQL (when configured), with settings tweaked by `$tweak`.
@@ -206,14 +286,19 @@ macro_rules! both_idps {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                if let Some(idp) = $crate::signin::Idp::start_with($crate::support::Backend::Sqlite, $tweak).await {
+                if let Some(idp) =
+                    $crate::signin::Idp::start_with($crate::support::Backend::Sqlite, $tweak).await
+                {
                     $run(idp).await;
                 }
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(idp) = $crate::signin::Idp::start_with($crate::support::Backend::Postgres, $tweak).await {
+                if let Some(idp) =
+                    $crate::signin::Idp::start_with($crate::support::Backend::Postgres, $tweak)
+                        .await
+                {
                     $run(idp).await;
                 }
             }
@@ -235,33 +320,90 @@ async fn run_signin_flow(idp: Idp) {
     // Right password: session cookie, redirect to the portal; a success resets the counter.
     let p = b.sign_in(&idp.iid, "ALICE", PASSWORD, None).await;
     assert_eq!(p.status, 303, "{}", p.body);
-    assert_eq!(p.location.as_deref(), Some(format!("/i/{}/portal", idp.iid).as_str()));
-    let cookie = p.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("gh_session_")).unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("/i/{}/portal", idp.iid).as_str())
+    );
+    let cookie = p
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("gh_session_"))
+        .unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert_eq!(failed_attempts(&idp, &alice.id).await, 0);
     let portal = b.get(&format!("/i/{}/portal", idp.iid)).await;
     assert_eq!(portal.status, 200);
     assert!(portal.body.contains("alice Example"));
     // An open redirect through `continue` is refused.
-    let p = idp.browser().sign_in(&idp.iid, "alice", PASSWORD, Some("//evil.example/x")).await;
-    assert_eq!(p.location.as_deref(), Some(format!("/i/{}/portal", idp.iid).as_str()));
+    let p = idp
+        .browser()
+        .sign_in(&idp.iid, "alice", PASSWORD, Some("//evil.example/x"))
+        .await;
+    assert_eq!(
+        p.location.as_deref(),
+        Some(format!("/i/{}/portal", idp.iid).as_str())
+    );
     // Sign out: the session is gone.
     let csrf = b.portal_csrf(&idp.iid).await;
-    let out = b.post(&format!("/i/{}/logout", idp.iid), &[("csrf", &csrf)]).await;
+    let out = b
+        .post(&format!("/i/{}/logout", idp.iid), &[("csrf", &csrf)])
+        .await;
     assert_eq!(out.status, 303);
     let portal = b.get(&format!("/i/{}/portal", idp.iid)).await;
     assert_eq!(portal.status, 303);
-    assert!(portal.location.unwrap().starts_with(&format!("/i/{}/login?continue=", idp.iid)));
+    assert!(
+        portal
+            .location
+            .unwrap()
+            .starts_with(&format!("/i/{}/login?continue=", idp.iid))
+    );
     // Login CSRF: a POST without the cookie's token is refused.
     let other = idp.browser();
-    let p = other.post(&format!("/i/{}/login", idp.iid), &[("username", "alice"), ("password", PASSWORD), ("csrf", "forged")]).await;
+    let p = other
+        .post(
+            &format!("/i/{}/login", idp.iid),
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf", "forged"),
+            ],
+        )
+        .await;
     assert_eq!(p.status, 403);
     // Every attempt is audited.
     let mut conn = idp.srv.services.store.read().await.unwrap();
-    let events = idaas::store::audit::query(&mut conn, Some(&idp.iid), &idaas::audit::AuditQuery { limit: 500, ..Default::default() }).await.unwrap();
-    let signins: Vec<_> = events.items.iter().filter(|e| e.action.ends_with("authn:signin")).collect();
-    assert!(signins.iter().filter(|e| e.result == idaas::audit::AuditResult::Failure).count() >= 2);
-    assert!(signins.iter().any(|e| e.result == idaas::audit::AuditResult::Success));
+    let events = idaas::store::audit::query(
+        &mut conn,
+        Some(&idp.iid),
+        &idaas::audit::AuditQuery {
+            limit: 500,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let signins: Vec<_> = events
+        .items
+        .iter()
+        .filter(|e| e.action.ends_with("authn:signin"))
+        .collect();
+    assert!(
+        signins
+            .iter()
+            .filter(|e| e.result == idaas::audit::AuditResult::Failure)
+            .count()
+            >= 2
+    );
+    assert!(
+        signins
+            .iter()
+            .any(|e| e.result == idaas::audit::AuditResult::Success)
+    );
     drop(conn);
     idp.stop().await;
 }
@@ -277,7 +419,15 @@ async fn run_lockout_race(idp: Idp) {
         let url = b.url(&format!("/i/{}/login", idp.iid));
         let csrf = csrf.clone();
         tasks.push(tokio::spawn(async move {
-            client.post(url).form(&[("username", "bob"), ("password", "wrong!"), ("csrf", &csrf)]).send().await.unwrap().text().await.unwrap()
+            client
+                .post(url)
+                .form(&[("username", "bob"), ("password", "wrong!"), ("csrf", &csrf)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
         }));
     }
     let mut locked = 0;
@@ -300,7 +450,11 @@ async fn run_lockout_race(idp: Idp) {
     // After the lock expires the account works again.
     {
         let mut conn = idp.srv.services.store.read().await.unwrap();
-        sqlx::query("UPDATE users SET locked_until = 1 WHERE id = $1").bind(&bob.id).execute(&mut *conn).await.unwrap();
+        sqlx::query("UPDATE users SET locked_until = 1 WHERE id = $1")
+            .bind(&bob.id)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
     }
     let p = b.sign_in(&idp.iid, "bob", PASSWORD, None).await;
     assert_eq!(p.status, 303, "{}", p.body);
@@ -309,10 +463,14 @@ async fn run_lockout_race(idp: Idp) {
 }
 
 crate::both_idps!(signin_success_failure_logout, run_signin_flow);
-crate::both_idps!(lockout_race, run_lockout_race, |s: &mut InstanceSettings| {
-    s.lockout.max_failures = 5;
-    s.lockout.lock_seconds = 600;
-});
+crate::both_idps!(
+    lockout_race,
+    run_lockout_race,
+    |s: &mut InstanceSettings| {
+        s.lockout.max_failures = 5;
+        s.lockout.lock_seconds = 600;
+    }
+);
 
 async fn run_rate_limit(idp: Idp) {
     idp.user("carol").await;
@@ -321,50 +479,98 @@ async fn run_rate_limit(idp: Idp) {
         assert_eq!(b.sign_in(&idp.iid, "carol", "nope", None).await.status, 401);
     }
     let p = b.sign_in(&idp.iid, "carol", PASSWORD, None).await;
-    assert_eq!(p.status, 429, "the 4th attempt in a minute from one address is refused");
+    assert_eq!(
+        p.status, 429,
+        "the 4th attempt in a minute from one address is refused"
+    );
     assert!(p.body.contains("too many attempts"));
     idp.stop().await;
 }
-crate::both_idps!(rate_limit_per_address, run_rate_limit, |s: &mut InstanceSettings| {
-    s.rate_limit_per_minute = 3;
-});
+crate::both_idps!(
+    rate_limit_per_address,
+    run_rate_limit,
+    |s: &mut InstanceSettings| {
+        s.rate_limit_per_minute = 3;
+    }
+);
 
 fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn totp_secret(base32: &str) -> Vec<u8> {
-    totp_rs::Secret::try_from_base32(base32).unwrap().as_bytes().to_vec()
+    totp_rs::Secret::try_from_base32(base32)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
 }
 
 async fn run_mfa(idp: Idp) {
     idp.user("dave").await;
     let b = idp.browser();
-    assert_eq!(b.sign_in(&idp.iid, "dave", PASSWORD, None).await.status, 303);
+    assert_eq!(
+        b.sign_in(&idp.iid, "dave", PASSWORD, None).await.status,
+        303
+    );
     // Enrol in the portal: secret and otpauth URL shown; confirm with a code.
     let page = b.get(&format!("/i/{}/portal/mfa", idp.iid)).await;
     assert_eq!(page.status, 200);
     let secret = element_text(&page.body, "totp-secret").unwrap();
-    assert!(element_text(&page.body, "otpauth-url").unwrap().starts_with("otpauth://totp/"));
+    assert!(
+        element_text(&page.body, "otpauth-url")
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
     let csrf = input_value(&page.body, "csrf").unwrap();
-    let bad = b.post(&format!("/i/{}/portal/mfa", idp.iid), &[("csrf", &csrf), ("code", "000000")]).await;
+    let bad = b
+        .post(
+            &format!("/i/{}/portal/mfa", idp.iid),
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
     assert_eq!(bad.status, 401);
     let key = totp_secret(&secret);
     let code = idaas::mfa::code_at(&key, now()).unwrap();
-    let ok = b.post(&format!("/i/{}/portal/mfa", idp.iid), &[("csrf", &csrf), ("code", &code)]).await;
+    let ok = b
+        .post(
+            &format!("/i/{}/portal/mfa", idp.iid),
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     // A new sign-in now needs the code; the code just used cannot be used again.
     let b2 = idp.browser();
     let p = b2.sign_in(&idp.iid, "dave", PASSWORD, None).await;
-    assert!(p.location.as_deref().unwrap().starts_with(&format!("/i/{}/login/mfa", idp.iid)));
+    assert!(
+        p.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("/i/{}/login/mfa", idp.iid))
+    );
     let portal = b2.get(&format!("/i/{}/portal", idp.iid)).await;
-    assert_eq!(portal.status, 303, "a pending second factor is not a sign-in");
+    assert_eq!(
+        portal.status, 303,
+        "a pending second factor is not a sign-in"
+    );
     let mfa = b2.get(p.location.as_deref().unwrap()).await;
     let csrf = input_value(&mfa.body, "csrf").unwrap();
-    let replay = b2.post(&format!("/i/{}/login/mfa", idp.iid), &[("csrf", &csrf), ("code", &code)]).await;
+    let replay = b2
+        .post(
+            &format!("/i/{}/login/mfa", idp.iid),
+            &[("csrf", &csrf), ("code", &code)],
+        )
+        .await;
     assert_eq!(replay.status, 401, "a used code is refused");
     let next = idaas::mfa::code_at(&key, now() + 30).unwrap();
-    let done = b2.post(&format!("/i/{}/login/mfa", idp.iid), &[("csrf", &csrf), ("code", &next)]).await;
+    let done = b2
+        .post(
+            &format!("/i/{}/login/mfa", idp.iid),
+            &[("csrf", &csrf), ("code", &next)],
+        )
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(b2.get(&format!("/i/{}/portal", idp.iid)).await.status, 200);
     idp.stop().await;
@@ -380,43 +586,116 @@ async fn run_mfa_always(idp: Idp) {
     let secret = element_text(&mfa.body, "totp-secret").expect("enrolment during sign-in");
     let csrf = input_value(&mfa.body, "csrf").unwrap();
     let code = idaas::mfa::code_at(&totp_secret(&secret), now()).unwrap();
-    let done = b.post(&format!("/i/{}/login/mfa", idp.iid), &[("csrf", &csrf), ("code", &code), ("enrol", "1")]).await;
+    let done = b
+        .post(
+            &format!("/i/{}/login/mfa", idp.iid),
+            &[("csrf", &csrf), ("code", &code), ("enrol", "1")],
+        )
+        .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(b.get(&format!("/i/{}/portal", idp.iid)).await.status, 200);
-    let user = idp.srv.services.find_user_by_username(&idp.iid, "erin").await.unwrap().unwrap();
+    let user = idp
+        .srv
+        .services
+        .find_user_by_username(&idp.iid, "erin")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(user.mfa_enabled);
     idp.stop().await;
 }
-crate::both_idps!(mfa_policy_always_enrols_at_sign_in, run_mfa_always, |s: &mut InstanceSettings| {
-    s.mfa_policy = idaas::mfa::MfaPolicy::Always;
-});
+crate::both_idps!(
+    mfa_policy_always_enrols_at_sign_in,
+    run_mfa_always,
+    |s: &mut InstanceSettings| {
+        s.mfa_policy = idaas::mfa::MfaPolicy::Always;
+    }
+);
 
 async fn run_forced_change(idp: Idp) {
     idp.user("frank").await;
     let b = idp.browser();
     let p = b.sign_in(&idp.iid, "frank", PASSWORD, None).await;
-    assert!(p.location.as_deref().unwrap().starts_with(&format!("/i/{}/password?continue=", idp.iid)), "{:?}", p.location);
+    assert!(
+        p.location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("/i/{}/password?continue=", idp.iid)),
+        "{:?}",
+        p.location
+    );
     // The portal insists as well.
     let portal = b.get(&format!("/i/{}/portal", idp.iid)).await;
-    assert!(portal.location.unwrap().starts_with(&format!("/i/{}/password", idp.iid)));
+    assert!(
+        portal
+            .location
+            .unwrap()
+            .starts_with(&format!("/i/{}/password", idp.iid))
+    );
     let form = b.get(p.location.as_deref().unwrap()).await;
     let csrf = input_value(&form.body, "csrf").unwrap();
     let cont = input_value(&form.body, "continue").unwrap();
-    let weak = b.post(&format!("/i/{}/password", idp.iid), &[("csrf", &csrf), ("continue", &cont), ("current_password", PASSWORD), ("new_password", "short"), ("confirm_password", "short")]).await;
+    let weak = b
+        .post(
+            &format!("/i/{}/password", idp.iid),
+            &[
+                ("csrf", &csrf),
+                ("continue", &cont),
+                ("current_password", PASSWORD),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
     assert_eq!(weak.status, 400);
-    let same = b.post(&format!("/i/{}/password", idp.iid), &[("csrf", &csrf), ("continue", &cont), ("current_password", PASSWORD), ("new_password", PASSWORD), ("confirm_password", PASSWORD)]).await;
-    assert_eq!(same.status, 400, "history: the current password cannot be reused");
+    let same = b
+        .post(
+            &format!("/i/{}/password", idp.iid),
+            &[
+                ("csrf", &csrf),
+                ("continue", &cont),
+                ("current_password", PASSWORD),
+                ("new_password", PASSWORD),
+                ("confirm_password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        same.status, 400,
+        "history: the current password cannot be reused"
+    );
     assert!(same.body.contains("used recently"));
-    let ok = b.post(&format!("/i/{}/password", idp.iid), &[("csrf", &csrf), ("continue", &cont), ("current_password", PASSWORD), ("new_password", "Another-Pass-77"), ("confirm_password", "Another-Pass-77")]).await;
+    let ok = b
+        .post(
+            &format!("/i/{}/password", idp.iid),
+            &[
+                ("csrf", &csrf),
+                ("continue", &cont),
+                ("current_password", PASSWORD),
+                ("new_password", "Another-Pass-77"),
+                ("confirm_password", "Another-Pass-77"),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, 303, "{}", ok.body);
     assert_eq!(b.get(&format!("/i/{}/portal", idp.iid)).await.status, 200);
     let b2 = idp.browser();
-    assert_eq!(b2.sign_in(&idp.iid, "frank", "Another-Pass-77", None).await.location.as_deref(), Some(format!("/i/{}/portal", idp.iid).as_str()));
+    assert_eq!(
+        b2.sign_in(&idp.iid, "frank", "Another-Pass-77", None)
+            .await
+            .location
+            .as_deref(),
+        Some(format!("/i/{}/portal", idp.iid).as_str())
+    );
     idp.stop().await;
 }
-crate::both_idps!(forced_password_change_and_history, run_forced_change, |s: &mut InstanceSettings| {
-    s.password_policy.force_change_on_first_signin = true;
-});
+crate::both_idps!(
+    forced_password_change_and_history,
+    run_forced_change,
+    |s: &mut InstanceSettings| {
+        s.password_policy.force_change_on_first_signin = true;
+    }
+);
 
 async fn run_expiry(idp: Idp) {
     idp.user("gina").await;
@@ -425,9 +704,16 @@ async fn run_expiry(idp: Idp) {
     assert_eq!(b.get(&format!("/i/{}/portal", idp.iid)).await.status, 200);
     {
         let mut conn = idp.srv.services.store.read().await.unwrap();
-        sqlx::query("UPDATE sessions SET expires_at = 1").execute(&mut *conn).await.unwrap();
+        sqlx::query("UPDATE sessions SET expires_at = 1")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
     }
-    assert_eq!(b.get(&format!("/i/{}/portal", idp.iid)).await.status, 303, "an expired session is no session");
+    assert_eq!(
+        b.get(&format!("/i/{}/portal", idp.iid)).await.status,
+        303,
+        "an expired session is no session"
+    );
     idp.stop().await;
 }
 crate::both_idps!(session_expiry, run_expiry);

@@ -784,3 +784,23 @@ fn post_form_is_escaped_and_self_submitting() {
     assert!(!no_rs.contains("RelayState"));
     assert!(no_rs.contains(r#"name="SAMLRequest""#));
 }
+
+/// What our SP side writes, our IdP side reads back field for field (and it survives the
+/// HTTP-Redirect encoding).
+#[test]
+fn written_request_round_trips_through_redirect_binding() {
+    let parsed = AuthnRequest::parse(REQUEST).unwrap();
+    let written = AuthnRequest {
+        id: "_req1".into(),
+        destination: Some("https://idp.example.com/login/app/app_1/saml2/sso".into()),
+        has_enveloped_signature: false,
+        ..parsed
+    };
+    let xml = written.to_xml();
+    assert!(!xml.contains('\n'), "no whitespace between elements: {xml}");
+    let query = encode_redirect(MessageParam::Request, &xml, Some("rs"), None).unwrap();
+    let msg = decode_redirect(&query).unwrap();
+    assert_eq!(msg.relay_state.as_deref(), Some("rs"));
+    let back = AuthnRequest::parse(&msg.xml).unwrap();
+    assert_eq!(back, written);
+}
