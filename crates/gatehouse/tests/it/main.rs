@@ -2,5 +2,6 @@
 //! through the built-in demo SP, IdP-initiated launch from the portal, `--reset`), and the CLI
 //! scripts Step 1 of the seed procedure against it.
 
+mod browser;
 mod support;
 mod up;
