@@ -33,7 +33,7 @@ export GATEHOUSE_PYTHON="$VENV/bin/python"
 export GATEHOUSE_TEST_PG_URL="${GATEHOUSE_TEST_PG_URL:-postgres://gatehouse:gatehouse@127.0.0.1:5432/gatehouse_test}"
 export GATEHOUSE_REQUIRE_PEERS=1
 # Real-world metadata fixtures live in shared/, which CI places beside the clone; the tests
-# default to /work/shared/fixtures/metadata and skip when the folder is absent.
+# look there by default (relative to the repository) and skip when the folder is absent.
 if [ -z "${GATEHOUSE_METADATA_FIXTURES:-}" ] && [ -d "$REPO/../shared/fixtures/metadata" ]; then
     export GATEHOUSE_METADATA_FIXTURES="$(cd "$REPO/../shared/fixtures/metadata" && pwd)"
 fi

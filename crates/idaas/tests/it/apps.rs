@@ -147,10 +147,16 @@ async fn run_lifecycle(idp: Idp) {
 }
 crate::both_idps!(application_lifecycle, run_lifecycle);
 
+/// The real-world metadata files (`GATEHOUSE_METADATA_FIXTURES`, else `shared/` beside the
+/// repository); `None` with a SKIP message when absent (they are never copied into the repo).
 fn fixtures() -> Option<std::path::PathBuf> {
-    let dir = Path::new("/work/shared/fixtures/metadata");
+    let dir = std::env::var_os("GATEHOUSE_METADATA_FIXTURES")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metadata")
+        });
     if dir.is_dir() {
-        Some(dir.to_owned())
+        Some(dir)
     } else {
         eprintln!("SKIP metadata fixtures: {} absent", dir.display());
         None

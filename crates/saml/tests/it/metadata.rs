@@ -11,13 +11,16 @@ use saml::metadata::{
 use saml::xml::reader::XmlError;
 use time::macros::datetime;
 
-const FIXTURES: &str = "/work/shared/fixtures/metadata";
 const ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
 
-/// The fixture folder, or `None` (with a SKIP message) when it is absent.
+/// The fixture folder (`GATEHOUSE_METADATA_FIXTURES`, else `shared/` beside the repository), or
+/// `None` (with a SKIP message) when it is absent.
 fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var("GATEHOUSE_METADATA_FIXTURES").unwrap_or_else(|_| FIXTURES.to_owned());
-    let dir = PathBuf::from(dir);
+    let dir = std::env::var_os("GATEHOUSE_METADATA_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metadata")
+        });
     if dir.is_dir() {
         Some(dir)
     } else {
