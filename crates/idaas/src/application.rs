@@ -78,6 +78,14 @@ impl Status {
             _ => None,
         }
     }
+
+    /// Console label (`Enabled` / `Disabled`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Enabled => "Enabled",
+            Status::Disabled => "Disabled",
+        }
+    }
 }
 
 /// Who may use the application (products.md §1.8).
@@ -869,7 +877,7 @@ mod services {
     /// Create an application from a marketplace template (the standard "SAML 2.0" included).
     #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
     pub struct NewApplication {
-        /// Template id (`apt_…`); see `GET /api/v1/marketplace/templates`.
+        /// Template id (`apt_…`); see `GET /api/v1/instances/{iid}/marketplace/templates`.
         pub template_id: String,
         /// Display name; defaults to the template name.
         #[serde(default)]

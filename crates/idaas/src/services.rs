@@ -63,7 +63,8 @@ impl Services {
         self.clock.now()
     }
 
-    /// One maintenance pass: audit retention per instance and expired sessions.
+    /// One maintenance pass: audit retention per instance, expired sessions, expired parked SSO
+    /// requests and rate-limit counters of past windows.
     pub async fn run_maintenance_once(&self) -> Result<MaintenanceReport> {
         let now = self.now();
         let mut report = MaintenanceReport::default();
@@ -86,6 +87,11 @@ impl Services {
         report.audit_events_deleted +=
             store::audit::delete_orphans_older_than(&mut tx, default_before).await?;
         report.sessions_deleted = store::session::delete_expired(&mut tx, now).await?;
+        report.pending_sso_deleted = store::pending_sso::delete_expired(&mut tx, now).await?;
+        // A counter whose window ended is never read again (the next hit restarts it at 1).
+        report.rate_limits_deleted =
+            store::rate_limit::delete_stale(&mut tx, now - crate::sign_in::RATE_WINDOW_SECS)
+                .await?;
         tx.commit().await?;
         Ok(report)
     }
@@ -98,6 +104,10 @@ pub struct MaintenanceReport {
     pub audit_events_deleted: u64,
     /// Expired sessions.
     pub sessions_deleted: u64,
+    /// Expired parked SSO requests (sign-in never finished).
+    pub pending_sso_deleted: u64,
+    /// Rate-limit counters of past windows.
+    pub rate_limits_deleted: u64,
 }
 
 /// Runs [`Services::run_maintenance_once`] periodically until shutdown.
@@ -108,6 +118,8 @@ pub(crate) async fn run_maintenance(services: Arc<Services>, mut shutdown: watch
             Ok(r) => tracing::debug!(
                 audit_events_deleted = r.audit_events_deleted,
                 sessions_deleted = r.sessions_deleted,
+                pending_sso_deleted = r.pending_sso_deleted,
+                rate_limits_deleted = r.rate_limits_deleted,
                 "maintenance pass"
             ),
             Err(e) => tracing::warn!(error = %e, "maintenance pass failed"),

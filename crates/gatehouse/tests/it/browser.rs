@@ -500,7 +500,7 @@ async fn console_step_1(c: &Client, d: &Value, downloads: &Path) -> String {
         v
     };
     assert_eq!(cells[1], CLOUD_SSO, "template column: {cells:?}");
-    assert_eq!(cells[3], "enabled", "SSO column: {cells:?}");
+    assert_eq!(cells[3], "Enabled", "SSO column: {cells:?}");
     row_el
         .find(Locator::LinkText("Sign-on"))
         .await

@@ -1,15 +1,16 @@
 //! Accounts API: users, organizational units, groups, memberships and CSV import.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use axum::http::{Method, StatusCode};
+use axum::routing::post;
 
 use super::api_types::*;
 use super::auth::AdminAuth;
-use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState, ErrorBody, payload_too_large};
+use super::{
+    ApiError, ApiJson, ApiQuery, ApiResult, ApiRoutes, AppState, ErrorBody, payload_too_large,
+};
 use crate::account_import::{ImportReport, RowOutcome, RowReport};
 use crate::group::{Group, GroupUpdate, NewGroup};
 use crate::org_unit::{NewOrgUnit, OrgUnit, OrgUnitUpdate};
@@ -17,63 +18,52 @@ use crate::password::Password;
 use crate::user::{NewUser, Page, Paged, User, UserFilter, UserStatus, UserUpdate};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
+pub fn routes() -> ApiRoutes {
     let base = "/api/v1/instances/{iid}";
-    Router::new()
-        .route(&format!("{base}/users"), get(list_users).post(create_user))
+    ApiRoutes::new()
+        .get(&format!("{base}/users"), list_users)
+        .post(&format!("{base}/users"), create_user)
         .route(
+            Method::POST,
             &format!("{base}/users:import"),
             post(import_users).layer(DefaultBodyLimit::disable()),
         )
-        .route(
-            &format!("{base}/users/{{uid}}"),
-            get(get_user).patch(update_user).delete(delete_user),
-        )
-        .route(
-            &format!("{base}/users/{{uid}}/password"),
-            post(set_password),
-        )
-        .route(
+        .get(&format!("{base}/users/{{uid}}"), get_user)
+        .patch(&format!("{base}/users/{{uid}}"), update_user)
+        .delete(&format!("{base}/users/{{uid}}"), delete_user)
+        .post(&format!("{base}/users/{{uid}}/password"), set_password)
+        .get(
             &format!("{base}/users/{{uid}}/org-units"),
-            get(list_user_org_units).post(add_user_org_unit),
+            list_user_org_units,
         )
-        .route(
+        .post(
+            &format!("{base}/users/{{uid}}/org-units"),
+            add_user_org_unit,
+        )
+        .delete(
             &format!("{base}/users/{{uid}}/org-units/{{ouid}}"),
-            delete(remove_user_org_unit),
+            remove_user_org_unit,
         )
-        .route(
-            &format!("{base}/users/{{uid}}/groups"),
-            get(list_user_groups),
-        )
-        .route(
-            &format!("{base}/org-units"),
-            get(list_org_units).post(create_org_unit),
-        )
-        .route(
-            &format!("{base}/org-units/{{ouid}}"),
-            get(get_org_unit)
-                .patch(update_org_unit)
-                .delete(delete_org_unit),
-        )
-        .route(
+        .get(&format!("{base}/users/{{uid}}/groups"), list_user_groups)
+        .get(&format!("{base}/org-units"), list_org_units)
+        .post(&format!("{base}/org-units"), create_org_unit)
+        .get(&format!("{base}/org-units/{{ouid}}"), get_org_unit)
+        .patch(&format!("{base}/org-units/{{ouid}}"), update_org_unit)
+        .delete(&format!("{base}/org-units/{{ouid}}"), delete_org_unit)
+        .get(
             &format!("{base}/org-units/{{ouid}}/descendants"),
-            get(org_unit_descendants),
+            org_unit_descendants,
         )
-        .route(
-            &format!("{base}/groups"),
-            get(list_groups).post(create_group),
-        )
-        .route(
-            &format!("{base}/groups/{{gid}}"),
-            get(get_group).patch(update_group).delete(delete_group),
-        )
-        .route(
-            &format!("{base}/groups/{{gid}}/members"),
-            get(list_members).post(add_member),
-        )
-        .route(
+        .get(&format!("{base}/groups"), list_groups)
+        .post(&format!("{base}/groups"), create_group)
+        .get(&format!("{base}/groups/{{gid}}"), get_group)
+        .patch(&format!("{base}/groups/{{gid}}"), update_group)
+        .delete(&format!("{base}/groups/{{gid}}"), delete_group)
+        .get(&format!("{base}/groups/{{gid}}/members"), list_members)
+        .post(&format!("{base}/groups/{{gid}}/members"), add_member)
+        .delete(
             &format!("{base}/groups/{{gid}}/members/{{uid}}"),
-            delete(remove_member),
+            remove_member,
         )
 }
 

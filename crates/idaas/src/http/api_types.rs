@@ -254,6 +254,7 @@ pub struct CreateApiTokenRequest {
 
 /// Query of `GET …/users`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListUsersParams {
     /// Substring of user name, display name or e-mail.
@@ -274,6 +275,7 @@ pub struct ListUsersParams {
 
 /// Query of paged lists.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     /// Items to skip.
@@ -284,6 +286,7 @@ pub struct PageParams {
 
 /// Query of `GET …/org-units`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListOrgUnitsParams {
     /// Only the children of this unit; `root` = only the roots; absent = all units.
@@ -292,6 +295,7 @@ pub struct ListOrgUnitsParams {
 
 /// Query of `GET …/audit-events`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditParams {
     /// From (unix seconds, inclusive).

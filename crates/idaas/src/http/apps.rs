@@ -2,16 +2,14 @@
 //! their SAML configuration, status switches, conversion, SP metadata import, authorization grants,
 //! application accounts, IdP metadata and signing keys.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 
 use super::auth::AdminAuth;
-use super::{ApiError, ApiJson, ApiQuery, ApiResult, AppState};
+use super::{ApiError, ApiJson, ApiQuery, ApiResult, ApiRoutes, AppState, ErrorBody};
 use crate::application::{Application, ApplicationUpdate, MetadataImport, NewApplication, Status};
 use crate::marketplace::{self, Template};
 use crate::signing_key::{KeyAlgorithm, KeyInfo};
@@ -19,102 +17,88 @@ use crate::store::app_account::AppAccount;
 use crate::store::grant::{Grant, SubjectType};
 
 /// Routes of this area (merged by [`crate::http::router`]).
-pub fn router() -> Router<AppState> {
+pub fn routes() -> ApiRoutes {
     let base = "/api/v1/instances/{iid}";
-    Router::new()
-        .route(
-            &format!("{base}/marketplace/templates"),
-            get(list_templates),
+    let app = format!("{base}/apps/{{app_id}}");
+    ApiRoutes::new()
+        .get(&format!("{base}/marketplace/templates"), list_templates)
+        .get(&format!("{base}/apps"), list_apps)
+        .post(&format!("{base}/apps"), create_app)
+        .get(&app, get_app)
+        .patch(&app, update_app)
+        .delete(&app, delete_app)
+        .post(&format!("{app}/enable"), enable_app)
+        .post(&format!("{app}/disable"), disable_app)
+        .post(&format!("{app}/sso/enable"), enable_sso)
+        .post(&format!("{app}/sso/disable"), disable_sso)
+        .post(&format!("{app}/convert-to-standard"), convert)
+        .post(&format!("{app}/sp-metadata"), import_metadata)
+        .post(&format!("{app}/sp-metadata/fetch"), fetch_metadata)
+        .get(&format!("{app}/idp-metadata"), idp_metadata)
+        .get(&format!("{app}/grants"), list_grants)
+        .post(&format!("{app}/grants"), add_grant)
+        .delete(
+            &format!("{app}/grants/{{subject_type}}/{{subject_id}}"),
+            remove_grant,
         )
-        .route(&format!("{base}/apps"), get(list_apps).post(create_app))
-        .route(
-            &format!("{base}/apps/{{app_id}}"),
-            get(get_app).patch(update_app).delete(delete_app),
-        )
-        .route(&format!("{base}/apps/{{app_id}}/enable"), post(enable_app))
-        .route(
-            &format!("{base}/apps/{{app_id}}/disable"),
-            post(disable_app),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/sso/enable"),
-            post(enable_sso),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/sso/disable"),
-            post(disable_sso),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/convert-to-standard"),
-            post(convert),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/sp-metadata"),
-            post(import_metadata),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/sp-metadata/fetch"),
-            post(fetch_metadata),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/idp-metadata"),
-            get(idp_metadata),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/grants"),
-            get(list_grants).post(add_grant),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/grants/{{subject_type}}/{{subject_id}}"),
-            delete(remove_grant),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/accounts"),
-            get(list_accounts).put(set_account),
-        )
-        .route(
-            &format!("{base}/apps/{{app_id}}/accounts/{{account_id}}"),
-            delete(delete_account),
-        )
-        .route(
-            &format!("{base}/signing-keys"),
-            get(list_keys).post(create_next_key),
-        )
-        .route(
+        .get(&format!("{app}/accounts"), list_accounts)
+        .put(&format!("{app}/accounts"), set_account)
+        .delete(&format!("{app}/accounts/{{account_id}}"), delete_account)
+        .get(&format!("{base}/signing-keys"), list_keys)
+        .post(&format!("{base}/signing-keys"), create_next_key)
+        .post(
             &format!("{base}/signing-keys/{{key_id}}/activate"),
-            post(activate_key),
+            activate_key,
         )
-        .route(
-            &format!("{base}/signing-keys/{{key_id}}"),
-            delete(remove_key),
-        )
+        .delete(&format!("{base}/signing-keys/{{key_id}}"), remove_key)
 }
 
-/// OpenAPI components of this area.
+/// OpenAPI paths and components of this area.
 #[derive(Debug, utoipa::OpenApi)]
-#[openapi(components(schemas(
-    Application,
-    NewApplication,
-    ApplicationUpdate,
-    MetadataImport,
-    crate::application::SamlConfig,
-    Template,
-    Grant,
-    GrantRequest,
-    AppAccount,
-    AccountRequest,
-    KeyInfo,
-    NewKeyRequest,
-    FetchRequest,
-    AppView
-)))]
+#[openapi(
+    paths(
+        list_templates, list_apps, create_app, get_app, update_app, delete_app,
+        enable_app, disable_app, enable_sso, disable_sso, convert,
+        import_metadata, fetch_metadata, idp_metadata,
+        list_grants, add_grant, remove_grant,
+        list_accounts, set_account, delete_account,
+        list_keys, create_next_key, activate_key, remove_key
+    ),
+    components(schemas(
+        Application,
+        NewApplication,
+        ApplicationUpdate,
+        MetadataImport,
+        crate::application::SamlConfig,
+        Template,
+        Grant,
+        GrantRequest,
+        AppAccount,
+        AccountRequest,
+        KeyInfo,
+        NewKeyRequest,
+        FetchRequest,
+        AppView
+    )),
+    tags(
+        (name = "applications", description = "Applications, their SAML configuration, grants and application accounts."),
+        (name = "signing-keys", description = "The instance's SAML signing keys and their rotation.")
+    )
+)]
 pub struct ApiDoc;
 
-#[derive(Debug, Deserialize)]
+/// Query of the searchable lists.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
+    /// Case-insensitive search words (name; for templates also description and keywords).
     q: Option<String>,
 }
 
+/// Search the application marketplace (all templates without `q`).
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/marketplace/templates", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), SearchQuery),
+    responses((status = 200, body = Vec<Template>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_templates(
     _auth: AdminAuth,
     ApiQuery(q): ApiQuery<SearchQuery>,
@@ -149,6 +133,10 @@ fn view(state: &AppState, auth: &AdminAuth, app: Application) -> AppView {
     }
 }
 
+/// List the applications of the instance (optionally matching `q`).
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/apps", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), SearchQuery),
+    responses((status = 200, body = Vec<AppView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_apps(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -162,6 +150,10 @@ async fn list_apps(
     ))
 }
 
+/// Create an application from a marketplace template.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps", tag = "applications", request_body = NewApplication,
+    params(("iid" = String, Path, description = "Instance id")),
+    responses((status = 201, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create_app(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -173,19 +165,27 @@ async fn create_app(
     Ok((StatusCode::CREATED, ApiJson(view(&state, &auth, app))))
 }
 
+/// Get an application with its IdP endpoints.
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/apps/{app_id}", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn get_app(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<ApiJson<AppView>> {
     let app = state.get_application(&auth.instance.id, &app_id).await?;
     Ok(ApiJson(view(&state, &auth, app)))
 }
 
+/// Rename an application, change its authorization scope or merge a partial SAML configuration.
+#[utoipa::path(patch, path = "/api/v1/instances/{iid}/apps/{app_id}", tag = "applications", request_body = ApplicationUpdate,
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn update_app(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
     ApiJson(update): ApiJson<ApplicationUpdate>,
 ) -> ApiResult<ApiJson<AppView>> {
     let app = state
@@ -194,10 +194,14 @@ async fn update_app(
     Ok(ApiJson(view(&state, &auth, app)))
 }
 
+/// Delete an application with its grants and application accounts.
+#[utoipa::path(delete, path = "/api/v1/instances/{iid}/apps/{app_id}", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_app(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .delete_application(&auth.instance, &auth.actor, &app_id)
@@ -205,29 +209,74 @@ async fn delete_app(
     Ok(StatusCode::NO_CONTENT)
 }
 
-macro_rules! switch {
-    ($name:ident, $method:ident, $status:expr) => {
-        async fn $name(
-            State(state): State<AppState>,
-            auth: AdminAuth,
-            Path((_, app_id)): Path<(String, String)>,
-        ) -> ApiResult<ApiJson<AppView>> {
-            let app = state
-                .$method(&auth.instance, &auth.actor, &app_id, $status)
-                .await?;
-            Ok(ApiJson(view(&state, &auth, app)))
-        }
-    };
+/// Enable an application.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/enable", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn enable_app(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_iid, app_id)): Path<(String, String)>,
+) -> ApiResult<ApiJson<AppView>> {
+    let app = state
+        .set_application_status(&auth.instance, &auth.actor, &app_id, Status::Enabled)
+        .await?;
+    Ok(ApiJson(view(&state, &auth, app)))
 }
-switch!(enable_app, set_application_status, Status::Enabled);
-switch!(disable_app, set_application_status, Status::Disabled);
-switch!(enable_sso, set_sso_status, Status::Enabled);
-switch!(disable_sso, set_sso_status, Status::Disabled);
 
+/// Disable an application (no SSO, hidden from the portal).
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/disable", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn disable_app(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_iid, app_id)): Path<(String, String)>,
+) -> ApiResult<ApiJson<AppView>> {
+    let app = state
+        .set_application_status(&auth.instance, &auth.actor, &app_id, Status::Disabled)
+        .await?;
+    Ok(ApiJson(view(&state, &auth, app)))
+}
+
+/// Enable the application's single sign-on.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/sso/enable", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn enable_sso(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_iid, app_id)): Path<(String, String)>,
+) -> ApiResult<ApiJson<AppView>> {
+    let app = state
+        .set_sso_status(&auth.instance, &auth.actor, &app_id, Status::Enabled)
+        .await?;
+    Ok(ApiJson(view(&state, &auth, app)))
+}
+
+/// Disable the application's single sign-on.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/sso/disable", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn disable_sso(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_iid, app_id)): Path<(String, String)>,
+) -> ApiResult<ApiJson<AppView>> {
+    let app = state
+        .set_sso_status(&auth.instance, &auth.actor, &app_id, Status::Disabled)
+        .await?;
+    Ok(ApiJson(view(&state, &auth, app)))
+}
+
+/// Convert a template application to the standard SAML template (ends smart configuration; irreversible).
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/convert-to-standard", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn convert(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<ApiJson<AppView>> {
     let app = state
         .convert_to_standard(&auth.instance, &auth.actor, &app_id)
@@ -238,10 +287,14 @@ async fn convert(
 /// Largest uploaded SP metadata document.
 const MAX_METADATA_UPLOAD: usize = 1024 * 1024;
 
+/// Import SP metadata (XML body, at most 1 MiB): takes over the SP entity ID, ACS URL and signing certificates.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/sp-metadata", tag = "applications", request_body(content = String, content_type = "application/samlmetadata+xml", description = "SAML 2.0 SP metadata (`EntityDescriptor`), UTF-8"),
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = MetadataImport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn import_metadata(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<ApiJson<MetadataImport>> {
     if body.len() > MAX_METADATA_UPLOAD {
@@ -264,10 +317,14 @@ pub struct FetchRequest {
     pub url: String,
 }
 
+/// Fetch SP metadata from an `https://` URL and import it.
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/sp-metadata/fetch", tag = "applications", request_body = FetchRequest,
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = MetadataImport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn fetch_metadata(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<FetchRequest>,
 ) -> ApiResult<ApiJson<MetadataImport>> {
     Ok(ApiJson(
@@ -277,10 +334,14 @@ async fn fetch_metadata(
     ))
 }
 
+/// The application's IdP metadata (XML).
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/apps/{app_id}/idp-metadata", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, description = "SAML 2.0 IdP metadata", content_type = "application/samlmetadata+xml", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn idp_metadata(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     state.get_application(&auth.instance.id, &app_id).await?;
     let xml = state.idp_metadata(&app_id).await?;
@@ -292,10 +353,14 @@ async fn idp_metadata(
     Ok(resp)
 }
 
+/// List the authorization grants of an application.
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/apps/{app_id}/grants", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = Vec<Grant>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_grants(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<ApiJson<Vec<Grant>>> {
     Ok(ApiJson(
         state.list_grants(&auth.instance.id, &app_id).await?,
@@ -311,10 +376,14 @@ pub struct GrantRequest {
     pub subject_id: String,
 }
 
+/// Grant the application to a user, organizational unit or group (idempotent).
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/apps/{app_id}/grants", tag = "applications", request_body = GrantRequest,
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 204, description = "Granted"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn add_grant(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<GrantRequest>,
 ) -> ApiResult<StatusCode> {
     state
@@ -330,10 +399,14 @@ async fn add_grant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Remove a grant.
+#[utoipa::path(delete, path = "/api/v1/instances/{iid}/apps/{app_id}/grants/{subject_type}/{subject_id}", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)"), ("subject_type" = SubjectType, Path, description = "`user`, `org_unit` or `group`"), ("subject_id" = String, Path, description = "Id of the subject")),
+    responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_grant(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id, subject_type, subject_id)): Path<(String, String, String, String)>,
+    Path((_iid, app_id, subject_type, subject_id)): Path<(String, String, String, String)>,
 ) -> ApiResult<StatusCode> {
     let t = SubjectType::parse(&subject_type)
         .ok_or_else(|| ApiError::bad_request("subject_type must be user, org_unit or group"))?;
@@ -343,10 +416,14 @@ async fn remove_grant(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List the application accounts (user to application username).
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/apps/{app_id}/accounts", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = Vec<AppAccount>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_accounts(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
 ) -> ApiResult<ApiJson<Vec<AppAccount>>> {
     Ok(ApiJson(
         state.list_app_accounts(&auth.instance.id, &app_id).await?,
@@ -362,10 +439,14 @@ pub struct AccountRequest {
     pub app_username: String,
 }
 
+/// Set a user's application username (creates or replaces the mapping).
+#[utoipa::path(put, path = "/api/v1/instances/{iid}/apps/{app_id}/accounts", tag = "applications", request_body = AccountRequest,
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)")),
+    responses((status = 200, body = AppAccount), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn set_account(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id)): Path<(String, String)>,
+    Path((_iid, app_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<AccountRequest>,
 ) -> ApiResult<ApiJson<AppAccount>> {
     Ok(ApiJson(
@@ -381,10 +462,14 @@ async fn set_account(
     ))
 }
 
+/// Delete an application account.
+#[utoipa::path(delete, path = "/api/v1/instances/{iid}/apps/{app_id}/accounts/{account_id}", tag = "applications",
+    params(("iid" = String, Path, description = "Instance id"), ("app_id" = String, Path, description = "Application id (`app_…`)"), ("account_id" = String, Path, description = "Application account id (`aac_…`)")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_account(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, app_id, account_id)): Path<(String, String, String)>,
+    Path((_iid, app_id, account_id)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .delete_app_account(&auth.instance, &auth.actor, &app_id, &account_id)
@@ -392,6 +477,10 @@ async fn delete_account(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List the signing keys of the instance (active, next, retired).
+#[utoipa::path(get, path = "/api/v1/instances/{iid}/signing-keys", tag = "signing-keys",
+    params(("iid" = String, Path, description = "Instance id")),
+    responses((status = 200, body = Vec<KeyInfo>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn list_keys(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -411,6 +500,10 @@ fn default_algorithm() -> KeyAlgorithm {
     KeyAlgorithm::RsaSha256
 }
 
+/// Create the `next` signing key of an algorithm (published in metadata before activation).
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/signing-keys", tag = "signing-keys", request_body = NewKeyRequest,
+    params(("iid" = String, Path, description = "Instance id")),
+    responses((status = 201, body = KeyInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn create_next_key(
     State(state): State<AppState>,
     auth: AdminAuth,
@@ -422,10 +515,14 @@ async fn create_next_key(
     Ok((StatusCode::CREATED, ApiJson(key)))
 }
 
+/// Promote the `next` key to active (the previous active key is retired).
+#[utoipa::path(post, path = "/api/v1/instances/{iid}/signing-keys/{key_id}/activate", tag = "signing-keys",
+    params(("iid" = String, Path, description = "Instance id"), ("key_id" = String, Path, description = "Signing key id (`key_…`)")),
+    responses((status = 200, body = KeyInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn activate_key(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, key_id)): Path<(String, String)>,
+    Path((_iid, key_id)): Path<(String, String)>,
 ) -> ApiResult<ApiJson<KeyInfo>> {
     Ok(ApiJson(
         state
@@ -434,10 +531,14 @@ async fn activate_key(
     ))
 }
 
+/// Remove a retired or next signing key.
+#[utoipa::path(delete, path = "/api/v1/instances/{iid}/signing-keys/{key_id}", tag = "signing-keys",
+    params(("iid" = String, Path, description = "Instance id"), ("key_id" = String, Path, description = "Signing key id (`key_…`)")),
+    responses((status = 204, description = "Removed"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn remove_key(
     State(state): State<AppState>,
     auth: AdminAuth,
-    Path((_, key_id)): Path<(String, String)>,
+    Path((_iid, key_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     state
         .remove_signing_key(&auth.instance.id, &auth.actor, &key_id)

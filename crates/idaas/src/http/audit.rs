@@ -1,17 +1,15 @@
 //! `GET /api/v1/instances/{iid}/audit-events`.
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
 
 use super::api_types::AuditParams;
 use super::auth::AdminAuth;
-use super::{ApiJson, ApiQuery, ApiResult, AppState, ErrorBody};
+use super::{ApiJson, ApiQuery, ApiResult, ApiRoutes, AppState, ErrorBody};
 use crate::audit::{ActorType, AuditEvent, AuditPage, AuditQuery, AuditResult};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/instances/{iid}/audit-events", get(list_events))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new().get("/api/v1/instances/{iid}/audit-events", list_events)
 }
 
 /// OpenAPI paths of this module.

@@ -1,8 +1,12 @@
 //! Minimal admin console pages for Step 1 of the Cloud SSO guide: Applications list, Add Application
 //! (marketplace search, confirm name, Add), the application's Sign-on > Single Sign-On tab with Save,
 //! and the metadata download link. Server-rendered forms with the session's CSRF token.
+//! Post/Redirect/Get: a successful POST answers 303 See Other to the tab with a notice flag
+//! (`?created=1`, `?saved=1`, `?converted=1`); refused input re-renders the form with the submitted
+//! values and the error (422).
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -65,8 +69,8 @@ async fn apps(State(state): State<AppState>, ConsoleAdmin(s): ConsoleAdmin) -> A
                 .and_then(marketplace::find)
                 .map(|t| t.name.to_owned())
                 .unwrap_or_default(),
-            status: a.status.as_str(),
-            sso_status: a.sso_status.as_str(),
+            status: a.status.label(),
+            sso_status: a.sso_status.label(),
             id: a.id,
             name: a.name,
         })
@@ -112,6 +116,8 @@ struct NewAppPage<'a> {
     csrf: &'a str,
     template_id: &'a str,
     template_name: &'a str,
+    name: &'a str,
+    error: &'a str,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,11 +127,7 @@ struct NewQuery {
 
 async fn new_app(ConsoleAdmin(s): ConsoleAdmin, Query(q): Query<NewQuery>) -> Response {
     let Some(t) = q.template_id.as_deref().and_then(marketplace::find) else {
-        return message(
-            StatusCode::NOT_FOUND,
-            "Unknown template",
-            "This marketplace template does not exist.",
-        );
+        return unknown_template();
     };
     render(
         StatusCode::OK,
@@ -134,8 +136,31 @@ async fn new_app(ConsoleAdmin(s): ConsoleAdmin, Query(q): Query<NewQuery>) -> Re
             csrf: &s.session.csrf_token,
             template_id: t.id,
             template_name: t.name,
+            name: t.name,
+            error: "",
         },
     )
+}
+
+fn unknown_template() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Unknown template",
+        "This marketplace template does not exist.",
+    )
+}
+
+fn unknown_app() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "Unknown application",
+        "This application does not exist.",
+    )
+}
+
+/// The Single Sign-On tab of an application, with a one-shot notice flag (`?saved=1`, …).
+fn tab_url(instance_id: &str, app_id: &str, flag: &str) -> String {
+    format!("/i/{instance_id}/console/apps/{app_id}/sso?{flag}=1")
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +172,8 @@ struct CreateForm {
     name: Option<String>,
 }
 
+/// Add: on success 303 to the new application's Single Sign-On tab (`?created=1`); an invalid
+/// name shows the form again with what was typed (422).
 async fn create(
     State(state): State<AppState>,
     admin: ConsoleAdmin,
@@ -154,20 +181,34 @@ async fn create(
 ) -> ApiResult<Response> {
     admin.verify_csrf(Some(&form.csrf))?;
     let s = &admin.0;
-    let app = state
+    let Some(template) = marketplace::find(&form.template_id) else {
+        return Ok(unknown_template());
+    };
+    let result = state
         .create_application(
             &s.instance,
             &s.actor,
             crate::application::NewApplication {
-                template_id: form.template_id,
-                name: form.name,
+                template_id: form.template_id.clone(),
+                name: form.name.clone(),
             },
         )
-        .await?;
-    Ok(see_other(&format!(
-        "/i/{}/console/apps/{}/sso",
-        s.instance.id, app.id
-    )))
+        .await;
+    match result {
+        Ok(app) => Ok(see_other(&tab_url(&s.instance.id, &app.id, "created"))),
+        Err(Error::Invalid(e)) => Ok(render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &NewAppPage {
+                instance_id: &s.instance.id,
+                csrf: &s.session.csrf_token,
+                template_id: template.id,
+                template_name: template.name,
+                name: form.name.as_deref().unwrap_or(""),
+                error: &e.to_string(),
+            },
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Template)]
@@ -245,24 +286,21 @@ fn account_json(value: &str) -> Option<serde_json::Value> {
     })
 }
 
+/// Renders the Single Sign-On tab from the stored application, or (after a refused Save) with the
+/// values the admin submitted in `submitted`.
 async fn show_tab(
     state: &AppState,
     admin: &ConsoleAdmin,
     app_id: &str,
     notice: &str,
     error: &str,
+    submitted: Option<&SsoForm>,
     status: StatusCode,
 ) -> ApiResult<Response> {
     let s = &admin.0;
     let app = match state.get_application(&s.instance.id, app_id).await {
         Ok(a) => a,
-        Err(Error::NotFound(_)) => {
-            return Ok(message(
-                StatusCode::NOT_FOUND,
-                "Unknown application",
-                "This application does not exist.",
-            ));
-        }
+        Err(Error::NotFound(_)) => return Ok(unknown_app()),
         Err(e) => return Err(e.into()),
     };
     let base = state.instance_base_url(&s.instance);
@@ -282,7 +320,7 @@ async fn show_tab(
     ) {
         account_options.push(("expression", "Expression (set through the API)"));
     }
-    let tab = SsoTab {
+    let mut tab = SsoTab {
         instance_id: &s.instance.id,
         app_id: &app.id,
         app_name: &app.name,
@@ -312,15 +350,64 @@ async fn show_tab(
         default_relay_state: app.saml.default_relay_state.as_deref().unwrap_or(""),
         all_users: app.authorization_type == AuthorizationType::DefaultAll,
     };
+    if let Some(f) = submitted {
+        tab.sso_enabled = f.sso_enabled.is_some();
+        tab.acs_url = &f.acs_url;
+        tab.sp_entity_id = &f.sp_entity_id;
+        if let Some(v) = tab
+            .account_options
+            .iter()
+            .map(|o| o.0)
+            .find(|v| *v == f.application_account)
+        {
+            tab.account_value = v;
+        }
+        if let Some(nf) = f.name_id_format.as_deref().and_then(NameIdFormat::from_uri) {
+            tab.name_id_format = nf.uri();
+        }
+        if let Some(rs) = &f.default_relay_state {
+            tab.default_relay_state = rs;
+        }
+        match f.authorization_type.as_str() {
+            "default_all" => tab.all_users = true,
+            "authorize_required" => tab.all_users = false,
+            _ => {}
+        }
+    }
     Ok(render(status, &tab))
+}
+
+/// One-shot notices of the tab, set by the redirect after a successful POST.
+#[derive(Debug, Default, Deserialize)]
+struct TabQuery {
+    saved: Option<String>,
+    converted: Option<String>,
+    created: Option<String>,
+}
+
+impl TabQuery {
+    fn notice(&self) -> &'static str {
+        if self.saved.is_some() {
+            "Saved."
+        } else if self.converted.is_some() {
+            "Converted to the standard SAML template."
+        } else if self.created.is_some() {
+            "Application added. Configure its single sign-on below."
+        } else {
+            ""
+        }
+    }
 }
 
 async fn sso_tab(
     State(state): State<AppState>,
     admin: ConsoleAdmin,
     Path((_, app_id)): Path<(String, String)>,
+    query: Result<Query<TabQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    show_tab(&state, &admin, &app_id, "", "", StatusCode::OK).await
+    // A malformed query only loses the notice.
+    let notice = query.map(|q| q.0.notice()).unwrap_or("");
+    show_tab(&state, &admin, &app_id, notice, "", None, StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,33 +460,37 @@ async fn sso_save(
         authorization_type,
         saml: Some(saml),
     };
-    match state
-        .update_application(&s.instance, &s.actor, &app_id, update)
-        .await
-    {
-        Ok(_) => {}
-        Err(Error::Invalid(e)) => {
-            return show_tab(
-                &state,
-                &admin,
-                &app_id,
-                "",
-                &e.to_string(),
-                StatusCode::BAD_REQUEST,
-            )
-            .await;
-        }
-        Err(e) => return Err(e.into()),
-    }
     let sso = if form.sso_enabled.is_some() {
         Status::Enabled
     } else {
         Status::Disabled
     };
-    state
-        .set_sso_status(&s.instance, &s.actor, &app_id, sso)
-        .await?;
-    show_tab(&state, &admin, &app_id, "Saved.", "", StatusCode::OK).await
+    let result = async {
+        state
+            .update_application(&s.instance, &s.actor, &app_id, update)
+            .await?;
+        state
+            .set_sso_status(&s.instance, &s.actor, &app_id, sso)
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(see_other(&tab_url(&s.instance.id, &app_id, "saved"))),
+        Err(Error::Invalid(e)) => {
+            show_tab(
+                &state,
+                &admin,
+                &app_id,
+                "",
+                &e.to_string(),
+                Some(&form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(Error::NotFound(_)) => Ok(unknown_app()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -420,17 +511,7 @@ async fn convert(
         .convert_to_standard(&s.instance, &s.actor, &app_id)
         .await
     {
-        Ok(_) => {
-            show_tab(
-                &state,
-                &admin,
-                &app_id,
-                "Converted to the standard SAML template.",
-                "",
-                StatusCode::OK,
-            )
-            .await
-        }
+        Ok(_) => Ok(see_other(&tab_url(&s.instance.id, &app_id, "converted"))),
         Err(Error::Invalid(e)) => {
             show_tab(
                 &state,
@@ -438,10 +519,12 @@ async fn convert(
                 &app_id,
                 "",
                 &e.to_string(),
+                None,
                 StatusCode::BAD_REQUEST,
             )
             .await
         }
+        Err(Error::NotFound(_)) => Ok(unknown_app()),
         Err(e) => Err(e.into()),
     }
 }

@@ -1,46 +1,30 @@
 //! `/api/v1/instances` (platform), instance settings and API tokens.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
 
 use super::api_types::{CreateApiTokenRequest, CreateInstanceRequest, UpdateInstanceRequest};
 use super::auth::{AdminAuth, PlatformAuth};
-use super::{ApiError, ApiJson, ApiResult, AppState, ErrorBody};
+use super::{ApiError, ApiJson, ApiResult, ApiRoutes, AppState, ErrorBody};
 use crate::api_token::{ApiToken, CreatedApiToken};
 use crate::instance::{Instance, InstanceSettings};
 
 /// Routes of this module.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/api/v1/instances",
-            get(list_instances).post(create_instance),
-        )
-        .route(
-            "/api/v1/instances/{iid}",
-            get(get_instance)
-                .patch(update_instance)
-                .delete(delete_instance),
-        )
-        .route(
-            "/api/v1/instances/{iid}/settings",
-            get(get_settings).put(put_settings),
-        )
-        .route(
-            "/api/v1/instances/{iid}/api-tokens",
-            get(list_tokens).post(create_token),
-        )
-        .route(
-            "/api/v1/instances/{iid}/api-tokens/{tid}",
-            delete(delete_token),
-        )
-        .route(
-            "/api/v1/api-tokens",
-            get(list_platform_tokens).post(create_platform_token),
-        )
-        .route("/api/v1/api-tokens/{tid}", delete(delete_platform_token))
+pub fn routes() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/api/v1/instances", list_instances)
+        .post("/api/v1/instances", create_instance)
+        .get("/api/v1/instances/{iid}", get_instance)
+        .patch("/api/v1/instances/{iid}", update_instance)
+        .delete("/api/v1/instances/{iid}", delete_instance)
+        .get("/api/v1/instances/{iid}/settings", get_settings)
+        .put("/api/v1/instances/{iid}/settings", put_settings)
+        .get("/api/v1/instances/{iid}/api-tokens", list_tokens)
+        .post("/api/v1/instances/{iid}/api-tokens", create_token)
+        .delete("/api/v1/instances/{iid}/api-tokens/{tid}", delete_token)
+        .get("/api/v1/api-tokens", list_platform_tokens)
+        .post("/api/v1/api-tokens", create_platform_token)
+        .delete("/api/v1/api-tokens/{tid}", delete_platform_token)
 }
 
 /// OpenAPI paths of this module.

@@ -25,10 +25,12 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
+use axum::handler::Handler;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -64,13 +66,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(openapi::router())
-        .merge(instances::router())
-        .merge(accounts::router())
-        .merge(audit::router())
+        .merge(instances::routes().into_router())
+        .merge(accounts::routes().into_router())
+        .merge(audit::routes().into_router())
         // ---- H-sso's routers: sign-in, portal, applications, SAML, console ----
         .merge(signin::router())
         .merge(portal::router())
-        .merge(apps::router())
+        .merge(apps::routes().into_router())
         .merge(saml::router())
         .merge(console::router())
         // ----------------------------------------------------------------------
@@ -81,6 +83,82 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every admin API route (`/api/v1/…`) the router serves, as (method, path template) pairs in
+/// registration order. Each must be documented in [`openapi::document`] (a test checks it).
+pub fn admin_routes() -> Vec<(Method, String)> {
+    [
+        instances::routes(),
+        accounts::routes(),
+        audit::routes(),
+        apps::routes(),
+    ]
+    .into_iter()
+    .flat_map(|r| r.routes)
+    .collect()
+}
+
+/// Admin API routes of one area: the axum router plus the list of (method, path) pairs it serves,
+/// so that [`admin_routes`] lists exactly what is routed. Each call registers ONE method.
+#[derive(Debug, Default)]
+pub struct ApiRoutes {
+    router: Router<AppState>,
+    routes: Vec<(Method, String)>,
+}
+
+impl ApiRoutes {
+    /// No routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `method_router`, which must serve only `method`, at `path` (e.g. to add a layer).
+    pub fn route(
+        mut self,
+        method: Method,
+        path: &str,
+        method_router: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, method_router);
+        self.routes.push((method, path.to_owned()));
+        self
+    }
+
+    /// `GET path`.
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::GET, path, axum::routing::get(handler))
+    }
+
+    /// `POST path`.
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::POST, path, axum::routing::post(handler))
+    }
+
+    /// `PUT path`.
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::PUT, path, axum::routing::put(handler))
+    }
+
+    /// `PATCH path`.
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::PATCH, path, axum::routing::patch(handler))
+    }
+
+    /// `DELETE path`.
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::DELETE, path, axum::routing::delete(handler))
+    }
+
+    /// The (method, path) pairs registered so far.
+    pub fn list(&self) -> &[(Method, String)] {
+        &self.routes
+    }
+
+    /// The axum router.
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
 }
 
 async fn count_requests(

@@ -1,7 +1,9 @@
 //! The OpenAPI 3 document of the admin API, generated from the handlers, at `/api/openapi.json`.
 //!
 //! Each HTTP module declares its own `ApiDoc` (`#[derive(utoipa::OpenApi)]` listing its
-//! `#[utoipa::path]` handlers and schemas); [`document`] merges them all.
+//! `#[utoipa::path]` handlers and schemas); [`document`] merges them all. Admin routes are
+//! registered through [`super::ApiRoutes`], so [`super::admin_routes`] lists every one of them and
+//! the integration tests check each is documented.
 
 use axum::routing::get;
 use axum::{Json, Router};

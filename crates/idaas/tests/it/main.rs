@@ -5,6 +5,7 @@ mod support;
 
 mod accounts_api;
 mod isolation;
+mod openapi;
 mod store_accounts;
 mod store_audit;
 mod store_db;

@@ -128,6 +128,27 @@ async fn run_console_step1(idp: Idp) {
     assert_eq!(confirm.status, 200);
     assert!(confirm.body.contains("SAML 2.0"));
     let csrf = input_value(&confirm.body, "csrf").unwrap();
+    // An invalid name shows the form again with what was typed and the error (nothing created).
+    let long_name = "N".repeat(200);
+    let refused = b
+        .post(
+            &format!("/i/{}/console/apps", idp.iid),
+            &[
+                ("csrf", &csrf),
+                ("template_id", "apt_cloudsso_saml"),
+                ("name", &long_name),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("role=\"alert\""), "{}", refused.body);
+    assert_eq!(
+        input_value(&refused.body, "name").as_deref(),
+        Some(&*long_name)
+    );
+    let (_, none) = send(idp.api(reqwest::Method::GET, "/apps")).await;
+    assert_eq!(none.as_array().unwrap().len(), 0, "{none}");
+    // Add: 303 to the new app's Single Sign-On tab with a one-shot notice.
     let created = b
         .post(
             &format!("/i/{}/console/apps", idp.iid),
@@ -139,12 +160,20 @@ async fn run_console_step1(idp: Idp) {
         )
         .await;
     assert_eq!(created.status, 303);
-    let tab_path = created.location.unwrap();
-    assert!(tab_path.ends_with("/sso"));
+    let created_at = created.location.unwrap();
+    let tab_path = created_at.strip_suffix("?created=1").unwrap().to_owned();
+    assert!(tab_path.ends_with("/sso"), "{tab_path}");
     let app_id = tab_path.split('/').nth(5).unwrap().to_owned();
     // Sign-on > Single Sign-On tab with the template's labels; download the metadata.
+    let tab = b.get(&created_at).await;
+    assert_eq!(tab.status, 200);
+    assert!(tab.body.contains("Application added."), "{}", tab.body);
     let tab = b.get(&tab_path).await;
     assert_eq!(tab.status, 200);
+    assert!(
+        !tab.body.contains("role=\"status\""),
+        "no notice without the flag"
+    );
     for label in [
         "CloudSSO ACS URL",
         "CloudSSO Entity ID",
@@ -189,8 +218,22 @@ async fn run_console_step1(idp: Idp) {
             ],
         )
         .await;
-    assert_eq!(saved.status, 200, "{}", saved.body);
-    assert!(saved.body.contains("Saved."));
+    // Save answers 303 See Other to the tab, which then shows "Saved." (once: not on a plain GET).
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let saved_at = saved.location.unwrap();
+    assert_eq!(saved_at, format!("{tab_path}?saved=1"));
+    let after = b.get(&saved_at).await;
+    assert_eq!(after.status, 200);
+    assert!(after.body.contains("Saved."), "{}", after.body);
+    assert!(!b.get(&tab_path).await.body.contains("Saved."));
+    // The Applications list labels the switches.
+    let list = b.get(&format!("/i/{}/console/apps", idp.iid)).await;
+    assert!(
+        list.body.contains("<td>Enabled</td><td>Enabled</td>"),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.contains(">enabled<"), "{}", list.body);
     let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{app_id}"))).await;
     assert_eq!(
         app["saml"]["acs_url"],
@@ -211,8 +254,20 @@ async fn run_console_step1(idp: Idp) {
             ],
         )
         .await;
-    assert_eq!(bad.status, 400);
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("role=\"alert\""), "{}", bad.body);
     assert!(bad.body.contains("ACS URL"));
+    // The form shows what was submitted, not the stored values.
+    assert_eq!(
+        input_value(&bad.body, "acs_url").as_deref(),
+        Some("not a url")
+    );
+    assert_eq!(input_value(&bad.body, "sp_entity_id").as_deref(), Some("x"));
+    let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{app_id}"))).await;
+    assert_eq!(
+        app["saml"]["acs_url"], "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b",
+        "a refused Save changes nothing"
+    );
     // The saved app works for SSO right away, with the lower-cased account name.
     let alice = idp.browser();
     alice.sign_in(&idp.iid, "alice", PASSWORD, None).await;
@@ -235,8 +290,28 @@ async fn run_console_step1(idp: Idp) {
             &[("csrf", &csrf)],
         )
         .await;
-    assert_eq!(conv.status, 200);
-    assert!(conv.body.contains("NameID format"));
+    assert_eq!(conv.status, 303, "{}", conv.body);
+    let conv_at = conv.location.unwrap();
+    assert_eq!(conv_at, format!("{tab_path}?converted=1"));
+    let page = b.get(&conv_at).await;
+    assert!(
+        page.body
+            .contains("Converted to the standard SAML template.")
+    );
+    assert!(page.body.contains("NameID format"));
+    // Converting again is refused on the page.
+    let again = b
+        .post(
+            &format!("/i/{}/console/apps/{app_id}/convert", idp.iid),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(
+        again
+            .body
+            .contains("already uses the standard SAML template")
+    );
     // Forms without the CSRF token are refused.
     assert_eq!(
         b.post(

@@ -309,3 +309,87 @@ both_backends!(expired_sessions_are_removed, |env| {
             .is_none()
     );
 });
+
+both_backends!(maintenance_removes_parked_sso_and_stale_counters, |env| {
+    use idaas::store::{pending_sso, rate_limit};
+    use sqlx::Row;
+    let s = &env.services;
+    let inst = env.instance("A").await;
+    let app = s
+        .create_application(
+            &inst,
+            &Actor::system(),
+            idaas::application::NewApplication {
+                template_id: idaas::marketplace::SAML2_STANDARD.to_owned(),
+                name: None,
+            },
+        )
+        .await
+        .unwrap();
+    let now = s.now();
+    let window = idaas::sign_in::RATE_WINDOW_SECS;
+    let parked = |id: &str, expires_at: i64| pending_sso::PendingSso {
+        id: id.to_owned(),
+        instance_id: inst.id.clone(),
+        app_id: app.id.clone(),
+        request: "{}".to_owned(),
+        relay_state: None,
+        created_at: now - 600,
+        expires_at,
+    };
+    let mut tx = s.store.begin_write().await.unwrap();
+    for (id, expires_at) in [
+        ("sso_expired", now - 1),
+        ("sso_now", now),
+        ("sso_live", now + 600),
+    ] {
+        pending_sso::insert(&mut tx, &parked(id, expires_at))
+            .await
+            .unwrap();
+    }
+    // Counters of windows that ended (long ago, just now) and of windows still running (with a
+    // margin: the clock is real).
+    for (key, start) in [
+        ("ended_long_ago", now - 10 * window),
+        ("ended_just_now", now - window - 2),
+        ("running", now - window + 30),
+        ("current", now),
+    ] {
+        assert_eq!(rate_limit::hit(&mut tx, key, start).await.unwrap(), 1);
+    }
+    tx.commit().await.unwrap();
+
+    let report = s.run_maintenance_once().await.unwrap();
+    assert_eq!(report.pending_sso_deleted, 2, "{report:?}");
+    assert_eq!(report.rate_limits_deleted, 2, "{report:?}");
+
+    let mut conn = s.store.read().await.unwrap();
+    let ids: Vec<String> = sqlx::query("SELECT id FROM pending_sso ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("id").unwrap())
+        .collect();
+    assert_eq!(ids, ["sso_live"]);
+    let keys: Vec<String> = sqlx::query("SELECT key FROM rate_limits ORDER BY key")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get("key").unwrap())
+        .collect();
+    assert_eq!(keys, ["current", "running"]);
+    drop(conn);
+    // The kept counters still count on.
+    let mut tx = s.store.begin_write().await.unwrap();
+    assert_eq!(rate_limit::hit(&mut tx, "current", now).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+
+    // A second pass finds nothing more.
+    let again = s.run_maintenance_once().await.unwrap();
+    assert_eq!(
+        (again.pending_sso_deleted, again.rate_limits_deleted),
+        (0, 0)
+    );
+});
