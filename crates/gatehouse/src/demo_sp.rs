@@ -111,6 +111,9 @@ async fn idp(st: &SpState) -> Result<saml::metadata::IdpDescriptorInfo, String> 
         .ok_or_else(|| "the IdP metadata names no IdP".to_owned())
 }
 
+/// What the browser is told when a Response is refused (details are logged).
+const REJECTED: &str = "The sign-in response was not accepted. Start again from the home page.";
+
 fn error_page(status: StatusCode, message: &str) -> Response {
     (
         status,
@@ -210,9 +213,14 @@ async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Respo
         allow_unsolicited: true,
         require_signed_assertion: false,
     };
+    // The reason goes to the log only: the browser learns nothing that would help forge a
+    // better Response (saml-defense.md rule 7).
     let assertion = match validate_response(&xml, &expectations) {
         Ok(a) => a,
-        Err(e) => return error_page(StatusCode::FORBIDDEN, &format!("Response rejected: {e}")),
+        Err(e) => {
+            tracing::warn!(error = %e, "demo SP rejected a SAML Response");
+            return error_page(StatusCode::FORBIDDEN, REJECTED);
+        }
     };
     if let Ok(mut seen) = st.seen.lock() {
         seen.retain(|_, until| *until > now);
@@ -220,10 +228,8 @@ async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Respo
             .insert(assertion.assertion_id.clone(), assertion.replay_cache_until)
             .is_some()
         {
-            return error_page(
-                StatusCode::FORBIDDEN,
-                "Response rejected: assertion replayed",
-            );
+            tracing::warn!(assertion_id = %assertion.assertion_id, "demo SP refused a replayed assertion");
+            return error_page(StatusCode::FORBIDDEN, REJECTED);
         }
     }
     let mut rows = String::new();

@@ -81,6 +81,10 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     // Plain-HTTP localhost demo: cookies cannot be `Secure`, and the demo SP is on loopback.
     config.secure_cookies = false;
     config.metadata_fetch_allow_private = true;
+    tracing::warn!(
+        "demo mode: SP metadata may be fetched from private and loopback addresses and cookies \
+         are not Secure; use `gatehouse serve` for anything but a local trial"
+    );
     let server = idaas::Server::start(config).await?;
 
     let demo_path = dir.join("demo.json");

@@ -88,6 +88,15 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
         sp_page.contains("SP-initiated (InResponseTo checked)"),
         "{sp_page}"
     );
+    // The same Response posted again is refused, with a generic message only.
+    let (acs, fields) = form(&page, &url, "/acs");
+    let replay = b.post(&acs).form(&fields).send().await.unwrap();
+    assert_eq!(replay.status(), reqwest::StatusCode::FORBIDDEN);
+    let replay_page = replay.text().await.unwrap();
+    assert!(
+        replay_page.contains("not accepted") && !replay_page.contains("Welcome"),
+        "{replay_page}"
+    );
     assert!(
         sp_page.contains("alice@demo.example"),
         "email attribute missing: {sp_page}"
