@@ -15,6 +15,9 @@ pub enum ClientError {
         /// The transport error.
         source: reqwest::Error,
     },
+    /// The server answered something the caller cannot use.
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
     /// The server answered with an error status.
     #[error("{method} {path} failed with {status}: {body}")]
     Status {

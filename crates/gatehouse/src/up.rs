@@ -188,6 +188,14 @@ fn demo_password() -> String {
     format!("{body}-7a")
 }
 
+/// The `id` of an object the API created.
+fn id_of(created: &Value) -> Result<String, UpError> {
+    created["id"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| UpError::Seed(format!("the API answered without an id: {created}")))
+}
+
 /// Demo accounts sign in with the printed password at once (the instance's policy still forces
 /// a change for passwords an admin sets in normal use).
 async fn set_demo_password(
@@ -196,7 +204,7 @@ async fn set_demo_password(
     user: &Value,
     password: &str,
 ) -> Result<(), crate::client::ClientError> {
-    let uid = user["id"].as_str().unwrap_or_default();
+    let uid = id_of(user).map_err(|e| crate::client::ClientError::Unexpected(e.to_string()))?;
     api.json(
         Method::POST,
         &format!("{instance_path}/users/{uid}/password"),
@@ -225,7 +233,7 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         )
         .await
         .map_err(s)?;
-    let iid = instance["id"].as_str().unwrap_or_default().to_owned();
+    let iid = id_of(&instance)?;
     let p = format!("/api/v1/instances/{iid}");
 
     let admin_password = demo_password();
@@ -291,7 +299,7 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         set_demo_password(&api, &p, &user, &password)
             .await
             .map_err(s)?;
-        let uid = user["id"].as_str().unwrap_or_default().to_owned();
+        let uid = id_of(&user)?;
         api.json(
             Method::POST,
             &format!("{p}/users/{uid}/org-units"),
@@ -302,10 +310,7 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         if username != "carol" {
             api.json(
                 Method::POST,
-                &format!(
-                    "{p}/groups/{}/members",
-                    eng_group["id"].as_str().unwrap_or_default()
-                ),
+                &format!("{p}/groups/{}/members", id_of(&eng_group)?),
                 Some(&json!({"user_id": uid})),
             )
             .await
@@ -323,7 +328,7 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
         )
         .await
         .map_err(s)?;
-    let app_id = app["id"].as_str().unwrap_or_default().to_owned();
+    let app_id = id_of(&app)?;
     let sp_entity_id = format!("{sp_base}/metadata");
     let acs_url = format!("{sp_base}/acs");
     api.json(
