@@ -280,12 +280,14 @@ fn enveloped_signature_verifies_and_tampering_fails() {
 }
 
 /// Re-signs the first signature of `xml` with RSA-SHA1 / SHA-1 using xmlsec1 (our own signer
-/// never produces SHA-1). `None` when xmlsec1 is not installed.
-pub(crate) fn resign_with_sha1(xml: &str, key: &SigningKey, cert: &Certificate) -> Option<String> {
-    if crate::support::xmlsec1().is_none() {
-        println!("SKIP: xmlsec1 not on PATH, cannot produce a SHA-1 signature");
-        return None;
-    }
+/// never produces SHA-1). `None` (skip) when xmlsec1 is missing, see [`crate::support::missing_peer`].
+pub(crate) fn resign_with_sha1(
+    test: &str,
+    xml: &str,
+    key: &SigningKey,
+    cert: &Certificate,
+) -> Option<String> {
+    let xmlsec = crate::support::xmlsec1(&format!("{test} (xmlsec1 makes the SHA-1 signature)"))?;
     let dir = crate::support::temp_dir("sha1");
     let template = xml
         .replacen(
@@ -301,7 +303,7 @@ pub(crate) fn resign_with_sha1(xml: &str, key: &SigningKey, cert: &Certificate) 
     std::fs::write(dir.join("in.xml"), template).unwrap();
     std::fs::write(dir.join("key.pem"), key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(dir.join("cert.pem"), cert.to_pem()).unwrap();
-    let out = std::process::Command::new("xmlsec1")
+    let out = std::process::Command::new(&xmlsec)
         .arg("--sign")
         .args([
             "--id-attr:ID",
@@ -341,7 +343,12 @@ pub(crate) fn resign_with_sha1(xml: &str, key: &SigningKey, cert: &Certificate) 
 fn sha1_enveloped_signature_needs_the_policy() {
     let (key, cert) = rsa();
     let xml = signed_request(&key, &cert, SignatureAlgorithm::RsaSha256);
-    let Some(sha1) = resign_with_sha1(&xml, &key, &cert) else {
+    let Some(sha1) = resign_with_sha1(
+        "sha1_enveloped_signature_needs_the_policy",
+        &xml,
+        &key,
+        &cert,
+    ) else {
         return;
     };
     let certs = std::slice::from_ref(&cert);
@@ -536,19 +543,19 @@ fn redirect_sha1_refused_unless_allowed() {
         "{unsigned}&SigAlg={}",
         form_encode(SignatureAlgorithm::RsaSha1.uri())
     );
+    let Some(openssl) = crate::support::openssl("redirect_sha1_refused_unless_allowed") else {
+        return;
+    };
     let dir = crate::support::temp_dir("redirect-sha1");
     std::fs::write(dir.join("key.pem"), key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(dir.join("data"), &signed_octets).unwrap();
-    let out = std::process::Command::new("openssl")
+    let out = std::process::Command::new(&openssl)
         .args(["dgst", "-sha1", "-sign"])
         .arg(dir.join("key.pem"))
         .arg(dir.join("data"))
-        .output();
+        .output()
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let Ok(out) = out else {
-        println!("SKIP: openssl CLI not available");
-        return;
-    };
     assert!(
         out.status.success(),
         "{}",

@@ -8,10 +8,8 @@ use crate::support;
 
 #[test]
 fn exclusive_c14n_agrees_with_libxml2() {
-    let Some(python) = support::python() else {
-        println!(
-            "SKIP exclusive_c14n_agrees_with_libxml2: no Python (set GATEHOUSE_PYTHON or create .venv)"
-        );
+    let Some(python) = support::python("exclusive_c14n_agrees_with_libxml2", &["lxml.etree"])
+    else {
         return;
     };
     let dir = support::temp_dir("c14n");
@@ -21,28 +19,13 @@ fn exclusive_c14n_agrees_with_libxml2() {
         .arg(&script)
         .arg(&out)
         .arg("300")
-        .output();
-    let run = match run {
-        Ok(r) => r,
-        Err(e) => {
-            println!(
-                "SKIP exclusive_c14n_agrees_with_libxml2: cannot run {}: {e}",
-                python.display()
-            );
-            return;
-        }
-    };
-    if !run.status.success() {
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        if stderr.contains("No module named 'lxml'") {
-            println!(
-                "SKIP exclusive_c14n_agrees_with_libxml2: lxml not installed for {}",
-                python.display()
-            );
-            return;
-        }
-        panic!("corpus generator failed: {stderr}");
-    }
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    assert!(
+        run.status.success(),
+        "corpus generator failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let corpus: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let cases = corpus["cases"].as_array().unwrap();
     assert!(cases.len() >= 250, "corpus too small: {}", cases.len());

@@ -5,5 +5,6 @@ mod dsig;
 mod metadata;
 mod response;
 mod support;
+mod writer_lxml;
 mod writer_prop;
 mod xmlsec;

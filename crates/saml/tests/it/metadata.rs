@@ -1,7 +1,7 @@
 //! Metadata: every real-world fixture parses with the right parser and yields the values read from
 //! the files; hostile and malformed documents are refused; our IdP metadata round-trips.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use saml::key::{Certificate, SigningKey};
 use saml::metadata::{
@@ -11,23 +11,9 @@ use saml::metadata::{
 use saml::xml::reader::XmlError;
 use time::macros::datetime;
 
-const ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
+use crate::support;
 
-/// The fixture folder (`GATEHOUSE_METADATA_FIXTURES`, else `shared/` beside the repository), or
-/// `None` (with a SKIP message) when it is absent.
-fn fixtures() -> Option<PathBuf> {
-    let dir = std::env::var_os("GATEHOUSE_METADATA_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/metadata")
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!("SKIP: metadata fixtures folder {} is absent", dir.display());
-        None
-    }
-}
+const ARTIFACT: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact";
 
 fn read(dir: &Path, name: &str) -> String {
     let text = std::fs::read_to_string(dir.join(name)).unwrap();
@@ -59,7 +45,9 @@ const IDP_FILES: &[&str] = &[
 
 #[test]
 fn every_fixture_parses_with_the_right_parser() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("every_fixture_parses_with_the_right_parser") else {
+        return;
+    };
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -105,7 +93,9 @@ fn every_fixture_parses_with_the_right_parser() {
 
 #[test]
 fn crewjam_sp() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("crewjam_sp") else {
+        return;
+    };
     let sps = parse_sp_metadata(&read(&dir, "crewjam-sp-middleware.xml")).unwrap();
     assert_eq!(sps.len(), 1);
     let sp = &sps[0];
@@ -133,7 +123,9 @@ fn crewjam_sp() {
 
 #[test]
 fn okta_sp() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("okta_sp") else {
+        return;
+    };
     let sp = parse_sp_metadata(&read(&dir, "okta-sp-inbound.xml"))
         .unwrap()
         .remove(0);
@@ -162,7 +154,9 @@ fn okta_sp() {
 
 #[test]
 fn phpsaml_signed_sp() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("phpsaml_signed_sp") else {
+        return;
+    };
     let sp = parse_sp_metadata(&read(&dir, "phpsaml-sp-signed.xml"))
         .unwrap()
         .remove(0);
@@ -186,7 +180,10 @@ fn phpsaml_signed_sp() {
 
 #[test]
 fn adfs_has_both_roles_and_ws_fed_descriptors_are_ignored() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("adfs_has_both_roles_and_ws_fed_descriptors_are_ignored")
+    else {
+        return;
+    };
     let xml = read(&dir, "adfs-idp-sempreser.xml");
     let idp = parse_idp_metadata(&xml).unwrap().remove(0);
     assert_eq!(
@@ -221,7 +218,9 @@ fn adfs_has_both_roles_and_ws_fed_descriptors_are_ignored() {
 
 #[test]
 fn testshib_federation_has_one_idp_and_one_sp() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("testshib_federation_has_one_idp_and_one_sp") else {
+        return;
+    };
     let xml = read(&dir, "testshib-federation-providers.xml");
     let idps = parse_idp_metadata(&xml).unwrap();
     assert_eq!(idps.len(), 1);
@@ -287,7 +286,9 @@ type IdpCase = (
 
 #[test]
 fn idp_fixtures_values() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("idp_fixtures_values") else {
+        return;
+    };
     let cases: &[IdpCase] = &[
         (
             "google-idp-C02dfl1r1.xml",
@@ -382,7 +383,9 @@ fn idp_fixtures_values() {
 
 #[test]
 fn idp_fixture_details() {
-    let Some(dir) = fixtures() else { return };
+    let Some(dir) = support::fixtures("idp_fixture_details") else {
+        return;
+    };
     let google = parse_idp_metadata(&read(&dir, "google-idp-C02dfl1r1.xml"))
         .unwrap()
         .remove(0);
@@ -654,24 +657,16 @@ fn our_idp_metadata_round_trips() {
 /// quick guard that runs when the venv is there).
 #[test]
 fn our_idp_metadata_is_read_by_python3_saml() {
-    let python = std::env::var("GATEHOUSE_PYTHON")
-        .ok()
-        .map(PathBuf::from)
-        .or_else(|| {
-            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-            p.exists().then_some(p)
-        });
-    let Some(python) = python else {
-        println!("SKIP: no Python venv (set GATEHOUSE_PYTHON)");
+    let Some(python) = support::python(
+        "our_idp_metadata_is_read_by_python3_saml",
+        &["onelogin.saml2.idp_metadata_parser"],
+    ) else {
         return;
     };
     let script = r#"
 import sys
 xml = sys.stdin.read()
-try:
-    from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser as P
-except ImportError:
-    print("SKIP-NO-MODULE"); sys.exit(0)
+from onelogin.saml2.idp_metadata_parser import OneLogin_Saml2_IdPMetadataParser as P
 d = P.parse(xml)
 idp = d["idp"]
 print(idp["entityId"])
@@ -701,10 +696,6 @@ print(len(idp.get("x509certMulti", {}).get("signing", [])) or (1 if idp.get("x50
         "python failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    if stdout.trim() == "SKIP-NO-MODULE" {
-        println!("SKIP: python3-saml not installed in {}", python.display());
-        return;
-    }
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], md.entity_id);
     assert_eq!(lines[1], md.sso_redirect_url);

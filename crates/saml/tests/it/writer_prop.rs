@@ -36,7 +36,12 @@ fn text_strategy() -> impl Strategy<Value = String> {
             Just('\u{4e2d}'),
             Just('\u{1F600}'),
             Just('\u{0}'),
+            Just('\u{1B}'),
+            Just('\u{7F}'),
+            Just('\u{85}'),
+            Just('\u{2028}'),
             Just('\u{FFFE}'),
+            Just('\u{FFFF}'),
             any::<char>(),
         ],
         0..12,
@@ -44,23 +49,25 @@ fn text_strategy() -> impl Strategy<Value = String> {
     .prop_map(|v| v.into_iter().collect())
 }
 
+/// A generated element: indices into the name tables, attribute values, children.
 #[derive(Clone, Debug)]
-struct Spec {
+pub(crate) struct Spec {
     prefix: usize,
     local: usize,
-    attrs: Vec<(usize, String)>,
+    pub(crate) attrs: Vec<(usize, String)>,
     bindings: Vec<(usize, usize)>,
     forced: bool,
-    children: Vec<Child>,
+    pub(crate) children: Vec<Child>,
 }
 
+/// A generated child node.
 #[derive(Clone, Debug)]
-enum Child {
+pub(crate) enum Child {
     El(Spec),
     Text(String),
 }
 
-fn spec_strategy() -> impl Strategy<Value = Spec> {
+pub(crate) fn spec_strategy() -> impl Strategy<Value = Spec> {
     let leaf = (
         0..PREFIXES.len(),
         0..LOCALS.len(),
@@ -100,7 +107,7 @@ fn spec_strategy() -> impl Strategy<Value = Spec> {
     })
 }
 
-fn build(s: &Spec, root: bool) -> Element {
+pub(crate) fn build(s: &Spec, root: bool) -> Element {
     let mut e = Element::new(PREFIXES[s.prefix], LOCALS[s.local]);
     if root {
         // p and q always resolvable; deeper elements may rebind them
@@ -125,7 +132,7 @@ fn build(s: &Spec, root: bool) -> Element {
 }
 
 /// Every element of the writer tree with its element-child index path.
-fn walk<'a>(e: &'a Element, path: Vec<usize>, out: &mut Vec<(Vec<usize>, &'a Element)>) {
+pub(crate) fn walk<'a>(e: &'a Element, path: Vec<usize>, out: &mut Vec<(Vec<usize>, &'a Element)>) {
     out.push((path.clone(), e));
     let mut i = 0;
     for c in e.child_nodes() {
