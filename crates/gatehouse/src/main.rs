@@ -4,6 +4,7 @@
 
 mod cli;
 mod client;
+mod demo_cloud;
 mod demo_sp;
 mod serve;
 mod up;

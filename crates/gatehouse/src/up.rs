@@ -24,6 +24,9 @@ pub struct UpArgs {
     /// IDaaS port.
     #[arg(long, default_value_t = 8080)]
     pub idaas_port: u16,
+    /// Cloud SSO port.
+    #[arg(long, default_value_t = 8081)]
+    pub cloudsso_port: u16,
     /// Port of the built-in demo SAML service provider.
     #[arg(long, default_value_t = 8099)]
     pub demo_sp_port: u16,
@@ -49,6 +52,9 @@ pub enum UpError {
     /// The IDaaS server did not start.
     #[error("IDaaS did not start: {0}")]
     Start(#[from] idaas::StartError),
+    /// The Cloud SSO server did not start.
+    #[error("Cloud SSO did not start: {0}")]
+    CloudSsoStart(#[from] cloudsso::StartError),
     /// Seeding the demo through the API failed.
     #[error("creating the demo failed: {0}")]
     Seed(String),
@@ -87,33 +93,44 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     );
     let server = idaas::Server::start(config).await?;
 
+    let cloudsso_addr = SocketAddr::new(args.host, args.cloudsso_port);
+    let cloudsso_base = format!("http://{}", display_addr(cloudsso_addr));
+    // The two services are separate parties in real deployments: separate databases and keys.
+    let cloudsso_key = crate::serve::load_or_create_master_key(&dir.join("cloudsso-master.key"))
+        .map_err(|e| UpError::Seed(e.to_string()))?;
+    let cloudsso_db = format!("sqlite://{}?mode=rwc", dir.join("cloudsso.db").display());
+    let mut cs_config = cloudsso::Config::new(
+        cloudsso_addr,
+        cloudsso_base.clone(),
+        cloudsso_db,
+        cloudsso_key,
+    );
+    cs_config.secure_cookies = false;
+    let cloud = cloudsso::Server::start(cs_config).await?;
+
     let demo_path = dir.join("demo.json");
     let sp_base = format!(
         "http://{}",
         display_addr(SocketAddr::new(args.host, args.demo_sp_port))
     );
+    let made_for_here = |d: &Value| {
+        d["idaas"]["base_url"].as_str() == Some(idaas_base.as_str())
+            && d["demo_sp"]["url"].as_str() == Some(format!("{sp_base}/").as_str())
+            && d["cloudsso"]["base_url"].as_str() == Some(cloudsso_base.as_str())
+    };
     let demo = match read_demo(&demo_path) {
+        Some(d) if made_for_here(&d) => d,
         Some(d) => {
-            let made_for = (
-                d["idaas"]["base_url"].as_str(),
-                d["demo_sp"]["url"].as_str(),
-            );
-            if made_for
-                != (
-                    Some(idaas_base.as_str()),
-                    Some(format!("{sp_base}/").as_str()),
-                )
-            {
-                server.shutdown().await;
-                return Err(UpError::Seed(format!(
-                    "the demo in {} was made for IDaaS at {} and the demo SP at {}; start with the \
-                     same --host/ports, or --reset",
-                    demo_path.display(),
-                    made_for.0.unwrap_or("?"),
-                    made_for.1.unwrap_or("?")
-                )));
-            }
-            d
+            cloud.shutdown().await;
+            server.shutdown().await;
+            return Err(UpError::Seed(format!(
+                "the demo in {} was made for IDaaS at {}, Cloud SSO at {} and the demo SP at {}; \
+                 start with the same --host and ports, or --reset",
+                demo_path.display(),
+                d["idaas"]["base_url"].as_str().unwrap_or("?"),
+                d["cloudsso"]["base_url"].as_str().unwrap_or("?"),
+                d["demo_sp"]["url"].as_str().unwrap_or("?"),
+            )));
         }
         None => {
             if !server
@@ -128,7 +145,8 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
                     demo_path.display()
                 )));
             }
-            let demo = seed(&server, &idaas_base, &sp_base).await?;
+            let mut demo = seed(&server, &idaas_base, &sp_base).await?;
+            crate::demo_cloud::seed(&mut demo, &cloud.services()).await?;
             let text = serde_json::to_string_pretty(&demo).unwrap_or_default();
             std::fs::write(&demo_path, text + "\n").map_err(io_err(&demo_path))?;
             demo
@@ -160,6 +178,7 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
         eprintln!("stopping…");
     }
     sp_task.abort();
+    cloud.shutdown().await;
     server.shutdown().await;
     Ok(())
 }
@@ -341,6 +360,8 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
                 "acs_url": acs_url,
                 "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
                 "default_relay_state": format!("{sp_base}/"),
+                // IdP-initiated SSO is opt-in per application: the demo SP accepts it.
+                "init_login_type": "idaas_or_app_init_sso",
                 "attribute_statements": [
                     {"name": "displayName", "value_expression": "user.displayName"},
                     {"name": "email", "value_expression": "user.email"},

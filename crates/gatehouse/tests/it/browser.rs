@@ -18,7 +18,7 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-use crate::support::{free_port, start_up, temp_dir};
+use crate::support::{Ports, free_port, start_up, temp_dir};
 
 /// How long a page may take to show what we wait for.
 const WAIT: Duration = Duration::from_secs(20);
@@ -324,7 +324,7 @@ async fn browser_seed_step_1_and_sso() {
         return;
     };
     let dir = temp_dir("browser");
-    let up = start_up(&dir.join("data"), (free_port(), free_port()), &[]).await;
+    let up = start_up(&dir.join("data"), Ports::free(), &[]).await;
     let driver = start_driver(&chromedriver, &dir).await;
     let client = open_browser(&driver, &chromium, &dir).await;
 
@@ -490,7 +490,8 @@ async fn console_step_1(c: &Client, d: &Value, downloads: &Path) -> String {
         .click()
         .await
         .unwrap();
-    let row = format!("//tr[td[1][normalize-space()='{CLOUD_SSO}']]");
+    // The demo already has a "Cloud SSO" application of the same name: find ours by its link.
+    let row = format!("//tr[.//a[contains(@href, '/apps/{app_id}/sso')]]");
     let row_el = on_page(c, "/console/apps", Locator::XPath(&row)).await;
     let cells: Vec<String> = {
         let mut v = Vec::new();

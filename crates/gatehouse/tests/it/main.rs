@@ -3,5 +3,6 @@
 //! scripts Step 1 of the seed procedure against it.
 
 mod browser;
+mod seed;
 mod support;
 mod up;

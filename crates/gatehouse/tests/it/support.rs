@@ -41,14 +41,34 @@ impl Drop for Up {
     }
 }
 
-/// Starts `gatehouse up` on the given (IDaaS, demo SP) ports and waits until demo.json exists and IDaaS answers.
-pub async fn start_up(data_dir: &Path, ports: (u16, u16), extra: &[&str]) -> Up {
-    let (idaas_port, sp_port) = ports;
+/// The ports `gatehouse up` listens on.
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub idaas: u16,
+    pub cloudsso: u16,
+    pub demo_sp: u16,
+}
+
+impl Ports {
+    /// Three free loopback ports.
+    pub fn free() -> Self {
+        Self {
+            idaas: free_port(),
+            cloudsso: free_port(),
+            demo_sp: free_port(),
+        }
+    }
+}
+
+/// Starts `gatehouse up` on the given ports and waits until demo.json exists and every service
+/// answers.
+pub async fn start_up(data_dir: &Path, ports: Ports, extra: &[&str]) -> Up {
     let child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .args(["up", "--data-dir"])
         .arg(data_dir)
-        .args(["--idaas-port", &idaas_port.to_string()])
-        .args(["--demo-sp-port", &sp_port.to_string()])
+        .args(["--idaas-port", &ports.idaas.to_string()])
+        .args(["--cloudsso-port", &ports.cloudsso.to_string()])
+        .args(["--demo-sp-port", &ports.demo_sp.to_string()])
         .args(extra)
         .env("GATEHOUSE_LOG", "warn")
         .stdout(Stdio::null())

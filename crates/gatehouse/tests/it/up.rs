@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{browser, cli, form, free_port, set, start_up, temp_dir};
+use crate::support::{Ports, browser, cli, form, set, start_up, temp_dir};
 
 async fn text(resp: reqwest::Response) -> (String, String) {
     let url = resp.url().to_string();
@@ -32,7 +32,7 @@ async fn post_to_sp(client: &reqwest::Client, url: &str, page: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     let dir = temp_dir("up");
-    let ports = (free_port(), free_port());
+    let ports = Ports::free();
     let up = start_up(&dir, ports, &[]).await;
     let d = &up.demo;
 
@@ -109,7 +109,8 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
         page.contains("Gatehouse Demo SP"),
         "app card missing from the portal: {page}"
     );
-    let (launch, fields) = form(&page, &url, "/launch");
+    let demo_app = format!("/apps/{}/launch", app["id"].as_str().unwrap());
+    let (launch, fields) = form(&page, &url, &demo_app);
     let (url, page) = text(b.post(&launch).form(&fields).send().await.unwrap()).await;
     let sp_page = post_to_sp(&b, &url, &page).await;
     assert!(sp_page.contains("Welcome, alice."), "{sp_page}");
@@ -123,6 +124,58 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     set(&mut fields, "password", "not-the-password");
     let (_, page) = text(b2.post(&action).form(&fields).send().await.unwrap()).await;
     assert!(!page.contains("SAMLResponse"), "{page}");
+
+    // Cloud SSO is wired to IDaaS: its logon URL sends alice to IDaaS (already signed in there),
+    // the Response lands on the ACS, the portal lists her accounts, and "Log on with a RAM role"
+    // opens the account's console as the reserved role.
+    let cs = &d["cloudsso"];
+    for key in [
+        "base_url",
+        "directory_id",
+        "directory_name",
+        "portal_url",
+        "sp_entity_id",
+        "acs_url",
+        "api_token",
+    ] {
+        assert!(
+            cs[key].as_str().is_some_and(|s| !s.is_empty()),
+            "cloudsso.{key} missing: {d}"
+        );
+    }
+    for key in ["accounts", "access_configurations", "users"] {
+        assert!(
+            cs[key].as_array().is_some_and(|a| !a.is_empty()),
+            "cloudsso.{key} missing: {d}"
+        );
+    }
+    let (url, page) = text(
+        b.get(cs["portal_url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let (idp_sso, fields) = form(&page, &url, "/saml2/sso");
+    let (url, page) = text(b.post(&idp_sso).form(&fields).send().await.unwrap()).await;
+    let (acs, fields) = form(&page, &url, "/saml/acs/");
+    let (url, portal) = text(b.post(&acs).form(&fields).send().await.unwrap()).await;
+    assert!(
+        portal.contains("Signed in as") && portal.contains("alice"),
+        "{url}: {portal}"
+    );
+    assert!(
+        portal.contains("Production") && portal.contains("Staging"),
+        "{portal}"
+    );
+    let (role_logon, fields) = form(&portal, &url, "/portal/role-logon");
+    let (url, page) = text(b.post(&role_logon).form(&fields).send().await.unwrap()).await;
+    let (signin, fields) = form(&page, &url, "/cloud/signin/saml-role/sso");
+    let (_, console) = text(b.post(&signin).form(&fields).send().await.unwrap()).await;
+    assert!(
+        console.contains("AliyunReservedSSO-"),
+        "not signed in to a console as the reserved role: {console}"
+    );
 
     // A restart keeps the demo; --reset makes a new one.
     let instance = idaas["instance_id"].as_str().unwrap().to_owned();
@@ -142,7 +195,7 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn cli_scripts_seed_step_1() {
     let dir = temp_dir("cli");
-    let up = start_up(&dir, (free_port(), free_port()), &[]).await;
+    let up = start_up(&dir, Ports::free(), &[]).await;
 
     let found: Value =
         serde_json::from_str(&cli(&dir, &["app", "templates", "--search", "Cloud SSO"])).unwrap();

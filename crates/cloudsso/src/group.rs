@@ -1,0 +1,324 @@
+//! Directory groups (products.md §2.2): name unique, ≤ 128 characters of letters, digits and `_-.`;
+//! memberships. Deleting a group requires removing its members and access assignments first.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::InvalidInput;
+use crate::user::ProvisionType;
+
+/// A group name: 1–128 characters of letters, digits and `_-.`. Compared case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, example = "admins")]
+pub struct GroupName(String);
+
+impl TryFrom<String> for GroupName {
+    type Error = InvalidInput;
+    fn try_from(s: String) -> Result<Self, InvalidInput> {
+        if s.is_empty() || s.chars().count() > 128 {
+            return Err(InvalidInput::new(
+                "group_name",
+                "must be 1 to 128 characters",
+            ));
+        }
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(InvalidInput::new(
+                "group_name",
+                "may contain only letters, digits and _ . -",
+            ));
+        }
+        Ok(Self(s))
+    }
+}
+
+impl From<GroupName> for String {
+    fn from(n: GroupName) -> String {
+        n.0
+    }
+}
+
+impl GroupName {
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The lookup key (lower case).
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Group {
+    /// `g-…`
+    pub id: String,
+    /// The directory.
+    pub directory_id: String,
+    /// The name.
+    pub name: String,
+    /// Description (≤ 1024).
+    pub description: String,
+    /// Manual or Synchronized.
+    pub provision_type: ProvisionType,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last change.
+    pub updated_at: i64,
+}
+
+/// Fields of a new group.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct NewGroup {
+    /// The name.
+    pub group_name: GroupName,
+    /// Description (≤ 1024).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A change to a group.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct GroupPatch {
+    /// New name.
+    pub group_name: Option<GroupName>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+mod service {
+    use super::*;
+    use crate::audit::{Actor, NewAuditEvent};
+    use crate::directory::prefixed_id;
+    use crate::error::{Error, Result};
+    use crate::services::Services;
+    use crate::store;
+    use crate::user::{NameFilter, User, check_len};
+
+    impl Services {
+        /// Creates a group.
+        pub async fn create_group(
+            &self,
+            actor: &Actor,
+            directory_id: &str,
+            new: NewGroup,
+        ) -> Result<Group> {
+            let now = self.now();
+            check_len("description", &new.description, 1024)?;
+            let g = Group {
+                id: prefixed_id("g", 20),
+                directory_id: directory_id.to_owned(),
+                name: new.group_name.as_str().to_owned(),
+                description: new.description,
+                provision_type: ProvisionType::Manual,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut tx = self.store.begin_write().await?;
+            store::directory::get(&mut tx, directory_id)
+                .await?
+                .ok_or(Error::NotFound("directory"))?;
+            store::group::insert(&mut tx, &g).await?;
+            let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "create")
+                .target("group", &g.id)
+                .detail(serde_json::json!({ "group_name": g.name }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(g)
+        }
+
+        /// The group of the directory with this id.
+        pub async fn get_group(&self, directory_id: &str, group_id: &str) -> Result<Group> {
+            let mut conn = self.store.read().await?;
+            store::group::get(&mut conn, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))
+        }
+
+        /// Groups by name, optionally filtered, at most `limit` (1–100), after `next_token`.
+        pub async fn list_groups(
+            &self,
+            directory_id: &str,
+            filter: Option<&NameFilter>,
+            limit: i64,
+            next_token: Option<&str>,
+        ) -> Result<(Vec<Group>, Option<String>)> {
+            let limit = limit.clamp(1, 100);
+            let mut conn = self.store.read().await?;
+            let mut groups = store::group::list(
+                &mut conn,
+                directory_id,
+                filter.map(|f| (f.op, f.value.as_str())),
+                limit + 1,
+                next_token,
+            )
+            .await?;
+            let more = groups.len() as i64 > limit;
+            groups.truncate(limit as usize);
+            let next = if more {
+                groups.last().map(|g| g.name.to_lowercase())
+            } else {
+                None
+            };
+            Ok((groups, next))
+        }
+
+        /// Renames or re-describes a group.
+        pub async fn update_group(
+            &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            patch: GroupPatch,
+        ) -> Result<Group> {
+            let now = self.now();
+            let mut tx = self.store.begin_write().await?;
+            let mut g = store::group::get(&mut tx, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))?;
+            if let Some(n) = patch.group_name {
+                g.name = n.as_str().to_owned();
+            }
+            if let Some(d) = patch.description {
+                check_len("description", &d, 1024)?;
+                g.description = d;
+            }
+            g.updated_at = now;
+            store::group::update(&mut tx, &g).await?;
+            let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "update")
+                .target("group", group_id)
+                .detail(serde_json::json!({ "group_name": g.name }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(g)
+        }
+
+        /// Deletes a group; refused while it has members or access assignments (products.md §2.2).
+        pub async fn delete_group(
+            &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+        ) -> Result<()> {
+            let now = self.now();
+            let mut tx = self.store.begin_write().await?;
+            let g = store::group::get(&mut tx, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))?;
+            if !store::group::member_ids(&mut tx, group_id)
+                .await?
+                .is_empty()
+            {
+                return Err(Error::conflict("remove the group's members first"));
+            }
+            let refs = store::principal_references(&mut tx, group_id).await?;
+            if !refs.is_empty() {
+                return Err(Error::conflict(format!(
+                    "remove the group's {} first",
+                    refs.join(", ")
+                )));
+            }
+            store::group::delete(&mut tx, directory_id, group_id).await?;
+            let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "delete")
+                .target("group", group_id)
+                .detail(serde_json::json!({ "group_name": g.name }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// Adds a user to a group (idempotent).
+        pub async fn add_group_member(
+            &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            user_id: &str,
+        ) -> Result<()> {
+            let now = self.now();
+            let mut tx = self.store.begin_write().await?;
+            store::group::get(&mut tx, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))?;
+            store::user::get(&mut tx, directory_id, user_id)
+                .await?
+                .ok_or(Error::NotFound("user"))?;
+            if store::group::add_member(&mut tx, group_id, user_id, now).await? {
+                let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "add_member")
+                    .target("group", group_id)
+                    .detail(serde_json::json!({ "user_id": user_id }));
+                store::audit::append(&mut tx, &ev, now).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// Removes a user from a group.
+        pub async fn remove_group_member(
+            &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            user_id: &str,
+        ) -> Result<()> {
+            let now = self.now();
+            let mut tx = self.store.begin_write().await?;
+            store::group::get(&mut tx, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))?;
+            if !store::group::remove_member(&mut tx, group_id, user_id).await? {
+                return Err(Error::NotFound("group member"));
+            }
+            let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "remove_member")
+                .target("group", group_id)
+                .detail(serde_json::json!({ "user_id": user_id }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        /// The members of a group.
+        pub async fn list_group_members(
+            &self,
+            directory_id: &str,
+            group_id: &str,
+        ) -> Result<Vec<User>> {
+            let mut conn = self.store.read().await?;
+            store::group::get(&mut conn, directory_id, group_id)
+                .await?
+                .ok_or(Error::NotFound("group"))?;
+            let mut users = Vec::new();
+            for uid in store::group::member_ids(&mut conn, group_id).await? {
+                if let Some(u) = store::user::get(&mut conn, directory_id, &uid).await? {
+                    users.push(u);
+                }
+            }
+            Ok(users)
+        }
+
+        /// The ids of the groups a user belongs to (CS-cloud: assignments through a group).
+        pub async fn group_ids_of_user(&self, user_id: &str) -> Result<Vec<String>> {
+            let mut conn = self.store.read().await?;
+            store::group::group_ids_of_user(&mut conn, user_id).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_name_rules() {
+        assert!(GroupName::try_from("dev-ops_1.x".to_owned()).is_ok());
+        assert!(GroupName::try_from("x".repeat(128)).is_ok());
+        assert!(GroupName::try_from("x".repeat(129)).is_err());
+        assert!(GroupName::try_from("a b".to_owned()).is_err());
+        assert!(GroupName::try_from(String::new()).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! HTTP edge: router assembly, shared state, the error type, JSON/auth extractors.
+//!
+//! Handlers parse, call the domain (`Services`), and render. Each area has its own module with a
+//! `router()` (or `routes()` for the documented admin API); [`router`] merges them. The generic
+//! pieces (ApiError, ApiJson, ApiQuery, ClientIp, CSRF) are shared with IDaaS.
+
+pub mod admin;
+pub mod auth;
+pub mod page;
+pub mod portal;
+pub mod saml;
+
+// CS-cloud's areas: the built-in cloud, access configurations/assignments, the portal's account list.
+pub mod access;
+pub mod cloud;
+pub mod portal_accounts;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::routing::MethodRouter;
+
+pub use idaas::http::{
+    ApiError, ApiJson, ApiQuery, ApiResult, ClientIp, ErrorBody, csrf, payload_too_large,
+};
+
+use crate::error::Error;
+use crate::services::Services;
+
+/// State shared by all handlers.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The domain services.
+    pub services: Arc<Services>,
+}
+
+impl AppState {
+    /// Wraps the services.
+    pub fn new(services: Arc<Services>) -> Self {
+        Self { services }
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
+}
+
+/// Builds the whole router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(admin::routes().into_router())
+        .merge(access::openapi_router()) // admin::openapi_document() + the access area's handler docs
+        .merge(saml::router())
+        .merge(portal::router())
+        // ---- CS-cloud's routers ----
+        .merge(cloud::router())
+        .merge(access::router())
+        .merge(portal_accounts::router())
+        // ----------------------------
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Every admin API route (`/api/v1/…`) the router serves, as (method, path template) pairs.
+/// Each must be documented in the OpenAPI document (a test checks it).
+pub fn admin_routes() -> Vec<(Method, String)> {
+    let mut all = admin::routes().list().to_vec();
+    all.extend_from_slice(access::routes().list());
+    all
+}
+
+/// Admin API routes of one area: the axum router plus the list of (method, path) pairs it serves,
+/// so that [`admin_routes`] lists exactly what is routed.
+#[derive(Debug, Default)]
+pub struct ApiRoutes {
+    router: Router<AppState>,
+    routes: Vec<(Method, String)>,
+}
+
+impl ApiRoutes {
+    /// No routes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers `method_router`, which must serve only `method`, at `path`.
+    pub fn route(
+        mut self,
+        method: Method,
+        path: &str,
+        method_router: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, method_router);
+        self.routes.push((method, path.to_owned()));
+        self
+    }
+
+    /// `GET path`.
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::GET, path, axum::routing::get(handler))
+    }
+
+    /// `POST path`.
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::POST, path, axum::routing::post(handler))
+    }
+
+    /// `PUT path`.
+    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::PUT, path, axum::routing::put(handler))
+    }
+
+    /// `PATCH path`.
+    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::PATCH, path, axum::routing::patch(handler))
+    }
+
+    /// `DELETE path`.
+    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
+        self.route(Method::DELETE, path, axum::routing::delete(handler))
+    }
+
+    /// The (method, path) pairs registered so far.
+    pub fn list(&self) -> &[(Method, String)] {
+        &self.routes
+    }
+
+    /// The axum router.
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
+
+/// Maps a domain error to the HTTP error (the one place that decides status codes).
+pub fn api_error(e: Error) -> ApiError {
+    match e {
+        Error::NotFound(what) => ApiError::not_found(what),
+        Error::AlreadyExists { .. } | Error::Conflict(_) => {
+            ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+        }
+        Error::ChooseIdentityProvider(ref ids) => ApiError::new(
+            StatusCode::CONFLICT,
+            "choose_identity_provider",
+            format!("{e}: {}", ids.join(", ")),
+        ),
+        Error::LimitExceeded(_) => {
+            ApiError::new(StatusCode::CONFLICT, "limit_exceeded", e.to_string())
+        }
+        Error::Invalid(i) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", i.to_string())
+        }
+        Error::Unauthenticated => ApiError::unauthenticated("authentication required"),
+        Error::Forbidden(m) => ApiError::forbidden(m),
+        Error::Db(_) | Error::Corrupt(_) | Error::Internal(_) => ApiError::internal(e),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        api_error(e)
+    }
+}

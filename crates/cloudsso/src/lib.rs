@@ -1,0 +1,174 @@
+//! Gatehouse Cloud SSO: the SAML service provider in front of the built-in cloud.
+//!
+//! A directory (users, groups) whose users sign in to a portal with a password (+ TOTP) or through an
+//! external SAML IdP; the portal lists the cloud accounts they are assigned to and logs them on with a
+//! RAM role or as a RAM user of the built-in resource directory. Domain types live in the noun
+//! modules, SQL in [`store`], HTTP in [`http`].
+#![forbid(unsafe_code)]
+
+// CS-core: directory, logon, SSO, portal shell, admin API.
+pub mod api_token;
+pub mod audit;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod group;
+pub mod http;
+pub mod login_preference;
+pub mod password_logon;
+pub mod saml_sp;
+pub mod services;
+pub mod sso_settings;
+pub mod store;
+pub mod user;
+
+// CS-cloud: built-in resource directory, access configurations, assignments, RAM logon.
+pub mod access_configuration;
+pub mod assignment;
+pub mod cloud;
+pub mod provisioning;
+pub mod ram_user_provisioning;
+pub mod role_logon;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Time as an injected dependency (shared with IDaaS until it moves to `crates/web`).
+pub use idaas::clock;
+/// Encryption of secrets at rest with the master key (shared with IDaaS).
+pub use idaas::master_key;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, MasterKeyMaterial};
+pub use error::{Error, Result};
+pub use services::Services;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Connecting to or migrating the database failed.
+    #[error("database: {0}")]
+    Db(#[from] db::DbError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The master key or password hasher could not be set up.
+    #[error("setup: {0}")]
+    Setup(String),
+}
+
+/// The Cloud SSO server.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Connects to the database, migrates it, binds the listener and serves until shut down.
+    pub async fn start(config: Config) -> Result<RunningServer, StartError> {
+        Self::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Server::start`] with an injected clock (tests).
+    pub async fn start_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<RunningServer, StartError> {
+        let db = db::Db::connect(&config.database_url).await?;
+        let store = store::Store::new(db);
+        store.migrate().await?;
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let base_url = if config.public_base_url.is_empty() {
+            format!("http://{local_addr}")
+        } else {
+            config.public_base_url.trim_end_matches('/').to_owned()
+        };
+
+        let services = Arc::new(Services::new(config, base_url.clone(), store, clock)?);
+        let router = http::router(http::AppState::new(Arc::clone(&services)));
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+
+        let mut rx = shutdown_rx.clone();
+        let serve = tokio::spawn(async move {
+            let result = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cloudsso server stopped with an error");
+            }
+        });
+        let task_worker = tokio::spawn(assignment::run_task_worker(
+            Arc::clone(&services),
+            shutdown_rx.clone(),
+        ));
+        let maintenance = tokio::spawn(services::run_maintenance(
+            Arc::clone(&services),
+            shutdown_rx,
+        ));
+        tracing::info!(%local_addr, %base_url, "cloudsso listening");
+        Ok(RunningServer {
+            local_addr,
+            base_url,
+            services,
+            shutdown_tx,
+            tasks: vec![serve, maintenance, task_worker],
+        })
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    base_url: String,
+    services: Arc<Services>,
+    shutdown_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The public base URL (`http://127.0.0.1:<port>` when none was configured).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The domain services (for in-process seeding and tests).
+    pub fn services(&self) -> Arc<Services> {
+        Arc::clone(&self.services)
+    }
+
+    /// Stops accepting connections, lets running requests finish, stops workers, closes the pool.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.services.store.db().close().await;
+    }
+}

@@ -1,0 +1,97 @@
+//! `audit_log`: append (inside the caller's transaction) and query.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Conn, from_json, like_escape, to_json};
+use crate::audit::{ACTION_PREFIX, ActorType, AuditEvent, AuditPage, AuditResult, NewAuditEvent};
+use crate::error::Result;
+
+const COLUMNS: &str = "id, directory_id, at, actor_type, actor_id, action, target_type, target_id, result, source_ip, detail";
+
+fn from_row(row: &AnyRow) -> Result<AuditEvent> {
+    let detail: String = row.try_get("detail")?;
+    let result: String = row.try_get("result")?;
+    Ok(AuditEvent {
+        id: row.try_get("id")?,
+        directory_id: row.try_get("directory_id")?,
+        at: row.try_get("at")?,
+        actor_type: ActorType::parse(&row.try_get::<String, _>("actor_type")?),
+        actor_id: row.try_get("actor_id")?,
+        action: row.try_get("action")?,
+        target_type: row.try_get("target_type")?,
+        target_id: row.try_get("target_id")?,
+        result: if result == "success" {
+            AuditResult::Success
+        } else {
+            AuditResult::Failure
+        },
+        source_ip: row.try_get("source_ip")?,
+        detail: from_json("detail", &detail)?,
+    })
+}
+
+/// Appends an event at time `now` (call inside the transaction of the change it records).
+pub async fn append(conn: &mut Conn, event: &NewAuditEvent, now: i64) -> Result<String> {
+    let id = idaas::id::new_time_ordered_id("evt", now);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )))
+    .bind(&id)
+    .bind(&event.directory_id)
+    .bind(now)
+    .bind(event.actor.actor_type.as_str())
+    .bind(&event.actor.actor_id)
+    .bind(&event.action)
+    .bind(&event.target_type)
+    .bind(&event.target_id)
+    .bind(event.result.as_str())
+    .bind(&event.actor.source_ip)
+    .bind(to_json(&event.detail)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(id)
+}
+
+/// Events of a directory, newest first.
+pub async fn query(
+    conn: &mut Conn,
+    directory_id: &str,
+    action_prefix: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<AuditPage> {
+    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE directory_id = $1");
+    let mut binds = vec![directory_id.to_owned()];
+    if let Some(prefix) = action_prefix.filter(|s| !s.is_empty()) {
+        let full = if prefix.starts_with("urn:") {
+            prefix.to_owned()
+        } else {
+            format!("{ACTION_PREFIX}{prefix}")
+        };
+        binds.push(format!("{}%", like_escape(&full)));
+        sql.push_str(&format!(" AND action LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    if let Some(c) = cursor {
+        binds.push(c.to_owned());
+        sql.push_str(&format!(" AND id < ${}", binds.len()));
+    }
+    let limit = limit.clamp(1, 500);
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", limit + 1));
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    Ok(AuditPage {
+        next_cursor: if more {
+            items.last().map(|e| e.id.clone())
+        } else {
+            None
+        },
+        items,
+    })
+}

@@ -1,0 +1,14 @@
+//! The cloudsso integration tests: one binary, real servers on 127.0.0.1:0, SQLite temp files and
+//! (when GATEHOUSE_TEST_PG_URL is set) fresh PostgreSQL databases.
+
+mod support;
+
+// CS-core
+mod acs;
+mod directory;
+mod logon;
+mod sso;
+
+// CS-cloud adds its modules below.
+mod access_api;
+mod cloud_role_logon;
