@@ -60,6 +60,8 @@ pub enum Command {
     /// Applications (marketplace, SAML single sign-on, authorization).
     #[command(subcommand)]
     App(AppCmd),
+    /// Cloud SSO (Step 2 of the seed procedure: SSO logon settings).
+    Cloudsso(CloudSsoCmd),
     /// Audit events of the instance.
     Audit {
         /// Only actions starting with this (e.g. `user:`).
@@ -244,6 +246,49 @@ pub enum AppCmd {
     },
 }
 
+/// `gatehouse cloudsso …`: talks to the Cloud SSO admin API. Defaults come from the `cloudsso`
+/// section of demo.json; otherwise `--cloudsso-url`, `--cloudsso-token`, `--directory` (or
+/// `GATEHOUSE_CLOUDSSO_URL`, `GATEHOUSE_CLOUDSSO_TOKEN`, `GATEHOUSE_DIRECTORY`).
+#[derive(Debug, clap::Args)]
+pub struct CloudSsoCmd {
+    /// Base URL of the Cloud SSO server.
+    #[arg(long, env = "GATEHOUSE_CLOUDSSO_URL")]
+    pub cloudsso_url: Option<String>,
+    /// Bearer API token of Cloud SSO.
+    #[arg(long, env = "GATEHOUSE_CLOUDSSO_TOKEN", hide_env_values = true)]
+    pub cloudsso_token: Option<String>,
+    /// Directory ID.
+    #[arg(long, env = "GATEHOUSE_DIRECTORY")]
+    pub directory: Option<String>,
+    #[command(subcommand)]
+    pub action: CloudSsoAction,
+}
+
+/// What to do in Cloud SSO.
+#[derive(Debug, Subcommand)]
+pub enum CloudSsoAction {
+    /// The directory with its SP information: ACS URL and Entity ID to paste into IDaaS.
+    SpInfo,
+    /// Configure Identity Provider: upload IdP metadata (e.g. from `gatehouse app metadata`).
+    UploadIdpMetadata {
+        /// The metadata file.
+        file: PathBuf,
+        /// Which IdP, when the file describes several.
+        #[arg(long)]
+        entity_id: Option<String>,
+    },
+    /// The SSO logon switch. Enabling SSO turns username-password logon off.
+    Sso {
+        /// `enable` or `disable`.
+        action: String,
+        /// Confirm that password logon stops when enabling.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The configured IdP.
+    Idp,
+}
+
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -387,6 +432,7 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
             Ok(())
         }
         Command::App(cmd) => run_app(&api, &inst()?, cmd).await,
+        Command::Cloudsso(cmd) => run_cloudsso(&demo, cmd).await,
         Command::Audit {
             action,
             result,
@@ -545,6 +591,63 @@ async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> 
             }
             api.json(Method::POST, &format!("{p}/apps/{app}/sso/{action}"), None)
                 .await?
+        }
+    };
+    print(&v);
+    Ok(())
+}
+
+async fn run_cloudsso(demo: &Value, cmd: CloudSsoCmd) -> Result<(), CliError> {
+    let cs = &demo["cloudsso"];
+    let pick = |given: Option<String>, key: &str, what: &str| {
+        given
+            .or_else(|| cs[key].as_str().map(str::to_owned))
+            .ok_or_else(|| CliError::Usage(format!("no Cloud SSO {what}: pass --{what}")))
+    };
+    let url = pick(cmd.cloudsso_url, "base_url", "cloudsso-url")?;
+    let token = pick(cmd.cloudsso_token, "api_token", "cloudsso-token")?;
+    let dir = pick(cmd.directory, "directory_id", "directory")?;
+    let api = ApiClient::new(&url, &token);
+    let d = format!("/api/v1/directories/{dir}");
+    let v = match cmd.action {
+        CloudSsoAction::SpInfo => api.json(Method::GET, &d, None).await?,
+        CloudSsoAction::Idp => {
+            api.json(Method::GET, &format!("{d}/saml/idp"), None)
+                .await?
+        }
+        CloudSsoAction::UploadIdpMetadata { file, entity_id } => {
+            let xml = std::fs::read_to_string(&file)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            api.json(
+                Method::POST,
+                &format!("{d}/saml/idp/metadata"),
+                Some(&json!({"metadata": xml, "entity_id": entity_id})),
+            )
+            .await?
+        }
+        CloudSsoAction::Sso { action, yes } => {
+            let enable = match action.as_str() {
+                "enable" => true,
+                "disable" => false,
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "action must be enable or disable, not {other}"
+                    )));
+                }
+            };
+            if enable && !yes {
+                return Err(CliError::Usage(
+                    "enabling SSO logon disables username-password logon for every user of the \
+                     directory; run again with --yes to confirm"
+                        .into(),
+                ));
+            }
+            api.json(
+                Method::PATCH,
+                &format!("{d}/sso"),
+                Some(&json!({"sso_enabled": enable})),
+            )
+            .await?
         }
     };
     print(&v);

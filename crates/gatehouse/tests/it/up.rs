@@ -259,6 +259,40 @@ async fn cli_scripts_seed_step_1() {
         Some(format!("{base}/login/app/{app_id}/saml2/sso").as_str())
     );
 
+    // Step 2 with the CLI against the demo's Cloud SSO: upload this metadata, read the SP
+    // information to paste back, and the SSO switch (enabling asks for confirmation).
+    let sp: Value = serde_json::from_str(&cli(&dir, &["cloudsso", "sp-info"])).unwrap();
+    assert_eq!(sp["sp"]["acs_url"], up.demo["cloudsso"]["acs_url"], "{sp}");
+    assert_eq!(
+        sp["sp"]["entity_id"], up.demo["cloudsso"]["sp_entity_id"],
+        "{sp}"
+    );
+    cli(&dir, &["cloudsso", "sso", "disable"]);
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .arg("--demo-dir")
+        .arg(&dir)
+        .args(["cloudsso", "sso", "enable"])
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "enabling SSO without --yes must ask for confirmation"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("password logon"));
+    let idp: Value = serde_json::from_str(&cli(
+        &dir,
+        &["cloudsso", "upload-idp-metadata", out.to_str().unwrap()],
+    ))
+    .unwrap();
+    assert!(
+        idp["entity_id"].as_str().is_some_and(|e| e.contains(app_id)),
+        "IdP entity from the new app's metadata: {idp}"
+    );
+    assert_eq!(idp["sso_enabled"], false, "{idp}");
+    cli(&dir, &["cloudsso", "sso", "enable", "--yes"]);
+    let idp: Value = serde_json::from_str(&cli(&dir, &["cloudsso", "idp"])).unwrap();
+    assert_eq!(idp["sso_enabled"], true, "{idp}");
+
     // The audit log recorded the admin changes.
     let audit: Value = serde_json::from_str(&cli(&dir, &["audit"])).unwrap();
     assert!(
