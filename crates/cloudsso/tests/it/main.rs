@@ -5,6 +5,7 @@ mod support;
 
 // CS-core
 mod acs;
+mod console;
 mod directory;
 mod logon;
 mod sso;
@@ -12,3 +13,9 @@ mod sso;
 // CS-cloud adds its modules below.
 mod access_api;
 mod cloud_role_logon;
+
+// Third-party IdPs (pysaml2, samlify).
+mod idp_interop;
+
+// The attack suite over HTTP (saml-defense.md).
+mod attacks;
