@@ -4,6 +4,8 @@
 #     PostgreSQL 15, and the headers needed to build python xmlsec from source as a fallback;
 #   - a Python venv with the third-party SAML peers (pysaml2, python3-saml), pinned in
 #     interop/requirements.txt;
+#   - the Node.js SAML peer samlify (IdP side of crates/cloudsso/tests/it/idp_interop.rs), pinned in
+#     interop/package.json + package-lock.json, installed with `npm ci` into interop/node_modules;
 #   - a running PostgreSQL 15 cluster with role `gatehouse` (password `gatehouse`) owning
 #     database `gatehouse_test`.
 #
@@ -126,6 +128,36 @@ else
         peers_import_ok || die "python SAML peers still do not import; see errors above"
     fi
     echo "$want_hash" >"$STAMP"
+fi
+
+# ---------------------------------------------------------------- Node.js peers
+# samlify (+ its offline schema validator) for interop/idp/samlify_idp.js. Node >= 18 is needed
+# (the machine's NodeSource node 20, else Debian's nodejs/npm). The stamp records the lock file
+# content node_modules was installed from, so a re-run skips `npm ci` (which wipes node_modules).
+NODE_DIR="$REPO/interop"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "installing Debian packages: nodejs npm"
+    as_root apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq -o Dpkg::Use-Pty=0 \
+        --no-install-recommends nodejs npm >&2 || die "apt-get install nodejs npm failed"
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" -ge 18 ] || die "node $(node --version) is too old for the samlify peer (need >= 18)"
+NODE_STAMP="$NODE_DIR/node_modules/.gatehouse-package-lock.sha256"
+node_want="$(cat "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
+node_peers_ok() {
+    (cd "$NODE_DIR" && node -e '
+        const s = require("samlify"); require("@authenio/samlify-node-xmllint");
+        console.error("[setup] node peers: node " + process.versions.node + ", samlify " +
+            require("samlify/package.json").version);') >&2
+}
+if [ -f "$NODE_STAMP" ] && [ "$(cat "$NODE_STAMP")" = "$node_want" ] && node_peers_ok; then
+    log "interop/node_modules up to date"
+else
+    log "installing interop/package-lock.json into interop/node_modules (npm ci)"
+    (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in interop/ failed"
+    node_peers_ok || die "samlify does not load after npm ci; see errors above"
+    echo "$node_want" >"$NODE_STAMP"
 fi
 
 # ---------------------------------------------------------------- PostgreSQL

@@ -45,6 +45,49 @@ pub fn clear_cookie(name: &str, secure: bool) -> String {
     set_cookie(name, "", 0, secure)
 }
 
+/// Name of the login CSRF cookie of the console sign-in form.
+pub const CONSOLE_LOGIN_CSRF_COOKIE: &str = "gh_cs_console_login_csrf";
+
+/// Name of the login CSRF cookie of a directory's portal logon form.
+pub fn portal_login_csrf_cookie_name(directory_id: &str) -> String {
+    format!("gh_cs_login_csrf_{directory_id}")
+}
+
+/// Prefix of login CSRF tokens.
+const LOGIN_CSRF_PREFIX: &str = "lcsrf";
+
+/// The login CSRF token for a sign-in form that has no session yet (a double-submit cookie): the
+/// one the browser already holds in cookie `name` when it is one we could have issued (so two open
+/// forms keep working), else a new one. Send it back with [`login_csrf_cookie`].
+pub fn login_csrf_token(headers: &HeaderMap, name: &str) -> String {
+    cookie_value(headers, name)
+        .filter(|v| {
+            v.strip_prefix(LOGIN_CSRF_PREFIX)
+                .and_then(|r| r.strip_prefix('_'))
+                .is_some_and(|secret| {
+                    secret.len() == 43
+                        && secret
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+        })
+        .map_or_else(|| idaas::id::new_secret(LOGIN_CSRF_PREFIX), str::to_owned)
+}
+
+/// The `Set-Cookie` value carrying a login CSRF token (one hour).
+pub fn login_csrf_cookie(name: &str, token: &str, secure: bool) -> String {
+    set_cookie(name, token, 3600, secure)
+}
+
+/// Checks the token posted by a sign-in form against its login CSRF cookie.
+pub fn verify_login_csrf(
+    headers: &HeaderMap,
+    name: &str,
+    presented: Option<&str>,
+) -> Result<(), ApiError> {
+    csrf::verify(cookie_value(headers, name).unwrap_or_default(), presented)
+}
+
 /// The unexpired session named by cookie `name`. Records activity.
 pub async fn load_session(
     state: &AppState,

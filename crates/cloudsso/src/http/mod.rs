@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod page;
 pub mod portal;
 pub mod saml;
@@ -24,9 +25,29 @@ use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
 use axum::routing::MethodRouter;
 
-pub use idaas::http::{
-    ApiError, ApiJson, ApiQuery, ApiResult, ClientIp, ErrorBody, csrf, payload_too_large,
-};
+pub use idaas::http::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, csrf, payload_too_large};
+
+/// The TCP peer address of the request (from `into_make_service_with_connect_info`). IDaaS's
+/// extractor of the same name now reads its own trusted-proxy configuration, so Cloud SSO has its
+/// own (Cloud SSO has no trusted proxies yet).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|ci| ci.0.ip().to_string()),
+        ))
+    }
+}
 
 use crate::error::Error;
 use crate::services::Services;
@@ -60,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes().into_router())
         .merge(access::openapi_router()) // admin::openapi_document() + the access area's handler docs
         .merge(saml::router())
+        .merge(console::router())
         .merge(portal::router())
         // ---- CS-cloud's routers ----
         .merge(cloud::router())

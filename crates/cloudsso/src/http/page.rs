@@ -1,7 +1,7 @@
 //! The HTML page shell of the portal and the console, and the security headers of every page.
 
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 
 pub use saml::binding::html_escape as esc;
 
@@ -20,7 +20,7 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
          code{{background:#f3f3f3;padding:.1rem .3rem}}</style>\n</head>\n<body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
         title = esc(title),
     );
-    with_security_headers((status, html).into_response(), PAGE_CSP)
+    with_security_headers((status, Html(html)).into_response(), PAGE_CSP)
 }
 
 /// Adds the security headers (CSP, no framing, no sniffing, no caching, no referrer).

@@ -100,28 +100,36 @@ async fn portal_page(
     page(StatusCode::OK, "Cloud SSO user portal", &body)
 }
 
-fn login_form(d: &Directory, query: Option<&str>, error: Option<&str>) -> Response {
+/// The password logon form, with its login CSRF token (a double-submit cookie: the form has no
+/// session yet). `status` is 200 for a fresh form, else the status of the refusal shown.
+fn login_form(
+    state: &AppState,
+    d: &Directory,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let csrf_cookie = auth::portal_login_csrf_cookie_name(&d.id);
+    let csrf = auth::login_csrf_token(headers, &csrf_cookie);
     let target = after_logon(d, query);
     let err = error
         .map(|e| format!("<p class=\"err\" role=\"alert\">{}</p>", esc(e)))
         .unwrap_or_default();
     let body = format!(
         "{err}<form method=\"post\" action=\"/{dir}/login\">\n\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\n\
          <input type=\"hidden\" name=\"continue\" value=\"{target}\">\n\
-         <label>User name<br><input name=\"username\" autocomplete=\"username\" required></label><br>\n\
-         <label>Password<br><input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label><br>\n\
+         <label>User name<br><input id=\"username\" name=\"username\" autocomplete=\"username\" required></label><br>\n\
+         <label>Password<br><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label><br>\n\
          <button type=\"submit\">Log on</button></form>",
         dir = esc(&d.name),
         target = esc(&target),
+        csrf = esc(&csrf),
     );
-    page(
-        if error.is_some() {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::OK
-        },
-        &format!("Log on to {}", d.name),
-        &body,
+    set_cookie_on(
+        page(status, &format!("Log on to {}", d.name), &body),
+        &auth::login_csrf_cookie(&csrf_cookie, &csrf, state.config.secure_cookies),
     )
 }
 
@@ -143,7 +151,7 @@ async fn login_page(
         return see_other(&after_logon(&d, query.as_deref()), &[]);
     }
     if !d.sso.enabled {
-        return login_form(&d, query.as_deref(), None);
+        return login_form(&state, &d, &headers, query.as_deref(), None, StatusCode::OK);
     }
     // SSO: straight to the IdP (SP-initiated), keeping the deep link for after the logon.
     let target = after_logon(&d, query.as_deref());
@@ -160,7 +168,10 @@ async fn login_page(
             let csp = format!(
                 "default-src 'none'; script-src 'nonce-{csp_nonce}'; form-action {origin}; frame-ancestors 'none'; base-uri 'none'"
             );
-            with_security_headers((StatusCode::OK, html).into_response(), &csp)
+            with_security_headers(
+                (StatusCode::OK, axum::response::Html(html)).into_response(),
+                &csp,
+            )
         }
         Err(e) => page(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -178,6 +189,8 @@ async fn login_page(
 struct LoginForm {
     username: String,
     password: String,
+    #[serde(default)]
+    csrf: Option<String>,
     #[serde(default, rename = "continue")]
     continue_to: Option<String>,
 }
@@ -186,6 +199,7 @@ async fn login_submit(
     State(state): State<AppState>,
     Path(name): Path<String>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let d = match directory(&state, &name).await {
@@ -195,6 +209,25 @@ async fn login_submit(
     let target = safe_portal_target(&d, form.continue_to.as_deref())
         .unwrap_or_else(|| format!("/{}", d.name));
     let query = format!("continue={}", auth::query_escape(&target));
+    // Login CSRF: the form must come from our own page. With SSO on, no password logon can
+    // succeed whatever is posted, so the refusal below needs no token.
+    if !d.sso.enabled
+        && auth::verify_login_csrf(
+            &headers,
+            &auth::portal_login_csrf_cookie_name(&d.id),
+            form.csrf.as_deref(),
+        )
+        .is_err()
+    {
+        return login_form(
+            &state,
+            &d,
+            &headers,
+            Some(&query),
+            Some("Your logon form expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
     let password = Password::new(form.password);
     match state
         .password_logon(
@@ -241,7 +274,14 @@ async fn login_submit(
             if matches!(e, LogonError::Service(_)) {
                 tracing::error!(error = %e, "password logon failed");
             }
-            login_form(&d, Some(&query), Some(&e.user_message()))
+            login_form(
+                &state,
+                &d,
+                &headers,
+                Some(&query),
+                Some(&e.user_message()),
+                StatusCode::UNAUTHORIZED,
+            )
         }
     }
 }

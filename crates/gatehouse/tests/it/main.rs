@@ -3,6 +3,7 @@
 //! scripts Step 1 of the seed procedure against it.
 
 mod browser;
+mod browser_cloudsso;
 mod seed;
 mod support;
 mod up;

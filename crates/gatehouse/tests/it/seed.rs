@@ -357,10 +357,15 @@ async fn seed_procedure_manual_configuration_end_to_end() {
         .await;
     let logon_url = format!("{cs_base}/{dir_name}");
     let before = browser();
+    let login_url = format!("{logon_url}/login");
+    let (_, url, login_page) = page(before.manual.get(&login_url).send().await.unwrap()).await;
+    let (action, mut fields) = form(&login_page, &url, "/login");
+    set(&mut fields, "username", "alice");
+    set(&mut fields, "password", cs_password);
     let resp = before
         .manual
-        .post(format!("{logon_url}/login"))
-        .form(&[("username", "alice"), ("password", cs_password)])
+        .post(&action)
+        .form(&fields)
         .send()
         .await
         .unwrap();

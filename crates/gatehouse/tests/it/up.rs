@@ -285,7 +285,9 @@ async fn cli_scripts_seed_step_1() {
     ))
     .unwrap();
     assert!(
-        idp["entity_id"].as_str().is_some_and(|e| e.contains(app_id)),
+        idp["entity_id"]
+            .as_str()
+            .is_some_and(|e| e.contains(app_id)),
         "IdP entity from the new app's metadata: {idp}"
     );
     assert_eq!(idp["sso_enabled"], false, "{idp}");
