@@ -287,6 +287,17 @@ pub enum CloudSsoAction {
     },
     /// The configured IdP.
     Idp,
+    /// Any Cloud SSO admin API call, relative to the directory:
+    /// `gatehouse cloudsso api POST /access-configurations --data '{…}'` (see /api/openapi.json).
+    Api {
+        /// HTTP method.
+        method: String,
+        /// Path below `/api/v1/directories/{directory_id}` (or an absolute `/api/…` path).
+        path: String,
+        /// JSON body.
+        #[arg(long)]
+        data: Option<String>,
+    },
 }
 
 /// Why a command failed.
@@ -614,6 +625,20 @@ async fn run_cloudsso(demo: &Value, cmd: CloudSsoCmd) -> Result<(), CliError> {
         CloudSsoAction::Idp => {
             api.json(Method::GET, &format!("{d}/saml/idp"), None)
                 .await?
+        }
+        CloudSsoAction::Api { method, path, data } => {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes())
+                .map_err(|_| CliError::Usage(format!("bad method {method}")))?;
+            let body = data
+                .map(|t| serde_json::from_str::<Value>(&t))
+                .transpose()
+                .map_err(|e| CliError::Usage(format!("--data is not JSON: {e}")))?;
+            let path = if path.starts_with("/api/") {
+                path
+            } else {
+                format!("{d}{path}")
+            };
+            api.json(method, &path, body.as_ref()).await?
         }
         CloudSsoAction::UploadIdpMetadata { file, entity_id } => {
             let xml = std::fs::read_to_string(&file)

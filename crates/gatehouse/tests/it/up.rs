@@ -295,6 +295,17 @@ async fn cli_scripts_seed_step_1() {
     let idp: Value = serde_json::from_str(&cli(&dir, &["cloudsso", "idp"])).unwrap();
     assert_eq!(idp["sso_enabled"], true, "{idp}");
 
+    // Everything else in Cloud SSO through the raw API command, relative to the directory.
+    let configs: Value = serde_json::from_str(&cli(
+        &dir,
+        &["cloudsso", "api", "GET", "/access-configurations"],
+    ))
+    .unwrap();
+    assert!(
+        configs.to_string().contains("Administrator") && configs.to_string().contains("ReadOnly"),
+        "{configs}"
+    );
+
     // The audit log recorded the admin changes.
     let audit: Value = serde_json::from_str(&cli(&dir, &["audit"])).unwrap();
     assert!(
