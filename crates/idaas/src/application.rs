@@ -315,13 +315,17 @@ pub struct OptionalRelayState {
 }
 
 /// Who may start SSO (`InitLoginType`).
+///
+/// IdP-initiated SSO (an unsolicited Response) is opt-in per application (saml-defense.md rule 8):
+/// new applications accept only SP-initiated SSO until an administrator chooses
+/// `idaas_or_app_init_sso`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum InitLoginType {
-    /// From the IDaaS portal (IdP-initiated) or from the app (SP-initiated). Default for SAML.
-    #[default]
+    /// From the IDaaS portal (IdP-initiated) or from the app (SP-initiated). Opt-in.
     IdaasOrAppInitSso,
-    /// Only from the app; the portal sends the user to `init_login_url`.
+    /// Only from the app (the default); the portal links to `init_login_url` when one is set.
+    #[default]
     OnlyAppInitSso,
 }
 
@@ -396,7 +400,8 @@ pub struct SamlConfig {
     /// Who may start SSO.
     #[serde(default)]
     pub init_login_type: InitLoginType,
-    /// Where the portal sends users when only the app may start SSO.
+    /// Where the portal sends users when only the app may start SSO (optional: without it the
+    /// portal tells users to open the application itself).
     #[serde(default)]
     pub init_login_url: Option<String>,
     /// IdP entity ID; default `{instance_base}/api/v2/{app_id}/saml2/meta`.
@@ -469,10 +474,8 @@ pub enum ConfigError {
     /// An optional RelayState has no display name.
     #[error("every optional RelayState needs a display name")]
     MissingRelayStateName,
-    /// `only_app_init_sso` needs an http(s) `init_login_url`.
-    #[error(
-        "SSO initiated only by the application needs an http(s) IDaaS sign-in URL of the application"
-    )]
+    /// `init_login_url`, when set, must be an http(s) URL.
+    #[error("the application's sign-in URL (InitLoginUrl) must be an http(s) URL")]
     MissingInitLoginUrl,
     /// An attribute statement has an empty or duplicated name.
     #[error("attribute names must be non-empty and unique: {0:?}")]
@@ -583,15 +586,6 @@ impl SamlConfig {
             if o.relay_state.is_empty() || o.relay_state.len() > MAX_RELAY_STATE_LEN {
                 return Err(ConfigError::InvalidRelayState);
             }
-        }
-        if self.init_login_type == InitLoginType::OnlyAppInitSso
-            && self
-                .init_login_url
-                .as_deref()
-                .and_then(parse_http_url)
-                .is_none()
-        {
-            return Err(ConfigError::MissingInitLoginUrl);
         }
         if let Some(url) = &self.init_login_url
             && parse_http_url(url).is_none()
@@ -747,9 +741,19 @@ mod tests {
             ConfigError::OptionalRelayStatesWithoutDefault
         );
         assert_eq!(
-            bad(|c| c.init_login_type = InitLoginType::OnlyAppInitSso),
+            bad(|c| c.init_login_url = Some("javascript:alert(1)".into())),
             ConfigError::MissingInitLoginUrl
         );
+        // IdP-initiated SSO is opt-in: the default accepts only SP-initiated SSO, with or without
+        // an InitLoginUrl.
+        assert_eq!(
+            SamlConfig::default().init_login_type,
+            InitLoginType::OnlyAppInitSso
+        );
+        let mut only_app_no_url = ok.clone();
+        only_app_no_url.init_login_type = InitLoginType::OnlyAppInitSso;
+        only_app_no_url.init_login_url = None;
+        only_app_no_url.validate().unwrap();
         assert_eq!(
             bad(|c| c.assertion_validity_secs = 5),
             ConfigError::InvalidTiming
@@ -1422,7 +1426,7 @@ pub mod fetch {
     //! pinned for the connection, so a rebinding DNS answer cannot switch targets), every redirect
     //! re-checked, 1 MiB and 10 s limits.
 
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    use std::net::{IpAddr, SocketAddr};
     use std::time::Duration;
 
     /// Largest metadata document fetched.
@@ -1464,41 +1468,10 @@ pub mod fetch {
         NotUtf8,
     }
 
-    /// Whether an address is public (not loopback, private, link-local, CGNAT, documentation, …).
+    /// Whether an address is public (not loopback, private, link-local, CGNAT, documentation,
+    /// multicast, 6to4, Teredo, IPv4-compatible or -mapped, site-local, …): see [`crate::net::is_public`].
     pub fn is_public(ip: IpAddr) -> bool {
-        match ip {
-            IpAddr::V4(v4) => is_public_v4(v4),
-            IpAddr::V6(v6) => {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    return is_public_v4(v4);
-                }
-                let seg = v6.segments();
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (seg[0] & 0xfe00) == 0xfc00 // unique local
-                    || (seg[0] & 0xffc0) == 0xfe80 // link-local
-                    || (seg[0] == 0x64 && seg[1] == 0xff9b) // NAT64
-                    || (seg[0] == 0x2001 && seg[1] == 0x0db8) // documentation
-                    || v6 == Ipv6Addr::UNSPECIFIED)
-            }
-        }
-    }
-
-    fn is_public_v4(v4: Ipv4Addr) -> bool {
-        let o = v4.octets();
-        !(v4.is_private()
-            || v4.is_loopback()
-            || v4.is_link_local()
-            || v4.is_unspecified()
-            || v4.is_broadcast()
-            || v4.is_multicast()
-            || v4.is_documentation()
-            || o[0] == 0
-            || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10
-            || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
-            || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15
-            || o[0] >= 240)
+        crate::net::is_public(ip)
     }
 
     async fn resolve_checked(
@@ -1528,15 +1501,27 @@ pub mod fetch {
 
     /// Fetches a metadata document.
     pub async fn fetch_metadata(url: &str, allow_private: bool) -> Result<String, FetchError> {
-        tokio::time::timeout(FETCH_TIMEOUT, fetch_inner(url, allow_private))
+        fetch_metadata_with(url, |_| allow_private).await
+    }
+
+    /// Fetches a metadata document; `allow_private(hop)` tells whether hop `hop` (0 = `url`,
+    /// 1.. = the redirects) may use http and non-public addresses. Every hop is checked on its own.
+    pub async fn fetch_metadata_with(
+        url: &str,
+        allow_private: impl Fn(usize) -> bool + Sync,
+    ) -> Result<String, FetchError> {
+        tokio::time::timeout(FETCH_TIMEOUT, fetch_inner(url, &allow_private))
             .await
             .map_err(|_| FetchError::Http("timed out".into()))?
     }
 
-    async fn fetch_inner(url: &str, allow_private: bool) -> Result<String, FetchError> {
+    async fn fetch_inner(
+        url: &str,
+        allow_private: &(dyn Fn(usize) -> bool + Sync),
+    ) -> Result<String, FetchError> {
         let mut current = url::Url::parse(url.trim()).map_err(|_| FetchError::InvalidUrl)?;
-        for _ in 0..=MAX_REDIRECTS {
-            let addr = resolve_checked(&current, allow_private).await?;
+        for hop in 0..=MAX_REDIRECTS {
+            let addr = resolve_checked(&current, allow_private(hop)).await?;
             let host = current.host_str().ok_or(FetchError::InvalidUrl)?.to_owned();
             let client = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -1603,12 +1588,81 @@ pub mod fetch {
                 "fd00::1",
                 "::ffff:127.0.0.1",
                 "224.0.0.1",
+                // 6to4, Teredo, IPv4-compatible, IPv4-mapped, site-local (see crate::net for all).
+                "2002:7f00:1::1",
+                "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+                "::7f00:1",
+                "::ffff:0:0",
+                "fec0::1",
+                "192.0.0.1",
+                "198.18.0.1",
+                "255.255.255.255",
+                "203.0.113.5",
             ] {
                 assert!(!is_public(bad.parse().unwrap()), "{bad}");
             }
             for good in ["8.8.8.8", "2606:4700:4700::1111", "1.1.1.1"] {
                 assert!(is_public(good.parse().unwrap()), "{good}");
             }
+        }
+
+        /// A one-shot-per-connection HTTP server on 127.0.0.1: `/start` redirects to `location`,
+        /// anything else answers a small body.
+        async fn redirect_server(location: impl Fn(u16) -> String + Send + 'static) -> u16 {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            tokio::spawn(async move {
+                while let Ok((mut sock, _)) = listener.accept().await {
+                    let mut buf = vec![0u8; 4096];
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let resp = if req.starts_with("GET /start ") {
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            location(port)
+                        )
+                    } else {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nmetadata"
+                            .to_owned()
+                    };
+                    let _ = sock.write_all(resp.as_bytes()).await;
+                    let _ = sock.shutdown().await;
+                }
+            });
+            port
+        }
+
+        #[tokio::test]
+        async fn redirect_to_private_address_is_refused() {
+            // The server is reachable (private allowed for every hop): the redirect is followed.
+            let port = redirect_server(|p| format!("http://127.0.0.1:{p}/md")).await;
+            let start = format!("http://127.0.0.1:{port}/start");
+            assert_eq!(
+                fetch_metadata_with(&start, |_| true).await.unwrap(),
+                "metadata"
+            );
+            // Private allowed only for the first hop: an https redirect to a loopback address is
+            // refused by the address check, not merely by the scheme.
+            let port = redirect_server(|p| format!("https://127.0.0.1:{p}/md")).await;
+            let start = format!("http://127.0.0.1:{port}/start");
+            assert!(matches!(
+                fetch_metadata_with(&start, |hop| hop == 0).await,
+                Err(FetchError::AddressNotAllowed)
+            ));
+            // Same for a redirect naming a host that resolves to loopback, and for http.
+            let port = redirect_server(|p| format!("https://localhost:{p}/md")).await;
+            assert!(matches!(
+                fetch_metadata_with(&format!("http://127.0.0.1:{port}/start"), |hop| hop == 0)
+                    .await,
+                Err(FetchError::AddressNotAllowed)
+            ));
+            let port = redirect_server(|p| format!("http://127.0.0.1:{p}/md")).await;
+            assert!(matches!(
+                fetch_metadata_with(&format!("http://127.0.0.1:{port}/start"), |hop| hop == 0)
+                    .await,
+                Err(FetchError::SchemeNotAllowed)
+            ));
         }
 
         #[tokio::test]

@@ -86,6 +86,12 @@ pub struct Config {
     pub max_import_bytes: usize,
     /// How often background maintenance (audit retention, expired sessions) runs, in seconds.
     pub maintenance_interval_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (CIDRs). Empty (the default): the client
+    /// address is always the TCP peer, and a forged header changes nothing.
+    pub trusted_proxies: Vec<crate::net::IpNet>,
+    /// How long a `next` signing key must have been published in metadata before it may be
+    /// promoted (SPs need time to fetch it), in seconds; an administrator may force it (audited).
+    pub key_publish_min_secs: i64,
 }
 
 impl Config {
@@ -108,6 +114,8 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 8 * 1024 * 1024,
             maintenance_interval_secs: 3600,
+            trusted_proxies: Vec::new(),
+            key_publish_min_secs: 24 * 3600,
         }
     }
 

@@ -16,6 +16,7 @@ pub mod http;
 pub mod id;
 pub mod instance;
 pub mod metrics;
+pub mod net;
 pub mod org_unit;
 pub mod services;
 pub mod store;

@@ -228,6 +228,10 @@ mod service {
         ) -> Result<OrgUnit> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
+            if update.parent_id.is_some() {
+                // Taken first, before any row of the tree is read or written (no lock-order cycle).
+                store::org_unit::lock_tree(&mut tx, instance_id).await?;
+            }
             let cur = store::org_unit::get(&mut tx, instance_id, id)
                 .await?
                 .ok_or(Error::NotFound("organizational unit"))?;

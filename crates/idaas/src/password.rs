@@ -92,6 +92,9 @@ pub struct PasswordHasher {
     /// A hash of a random password, verified against when the account does not exist so that the
     /// response time does not reveal which user names exist.
     dummy_hash: Arc<String>,
+    /// Counts hashes running on the blocking pool (tests check the bound holds).
+    #[cfg(test)]
+    probe: Arc<probe::Probe>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -131,41 +134,91 @@ impl PasswordHasher {
             params,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(dummy),
+            #[cfg(test)]
+            probe: Arc::new(probe::Probe::default()),
         })
     }
 
     /// Hashes `password` into a PHC string (`$argon2id$v=19$...`).
     pub async fn hash(&self, password: &Password) -> Result<String, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::WorkerUnavailable)?;
         let params = self.params.clone();
         let password = password.clone();
-        tokio::task::spawn_blocking(move || hash_blocking(&params, password.expose()))
+        self.run_bounded(move || hash_blocking(&params, password.expose()))
             .await
-            .map_err(|_| PasswordError::WorkerUnavailable)?
     }
 
     /// Checks `password` against a stored PHC string. `Ok(false)` means "wrong password".
     pub async fn verify(&self, password: &Password, phc: &str) -> Result<bool, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::WorkerUnavailable)?;
         let password = password.clone();
         let phc = phc.to_owned();
-        tokio::task::spawn_blocking(move || verify_blocking(password.expose(), &phc))
+        self.run_bounded(move || verify_blocking(password.expose(), &phc))
             .await
-            .map_err(|_| PasswordError::WorkerUnavailable)?
+    }
+
+    /// Runs `work` on the blocking pool holding one permit for as long as the work runs.
+    ///
+    /// The permit is owned by the blocking closure, not by this future: when the caller drops the
+    /// future (a client disconnect, a timeout), the hash already started keeps its permit until it
+    /// finishes, so at most `concurrency` hashes ever run at once.
+    async fn run_bounded<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T, PasswordError> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| PasswordError::WorkerUnavailable)?;
+        #[cfg(test)]
+        let probe = Arc::clone(&self.probe);
+        tokio::task::spawn_blocking(move || {
+            #[cfg(test)]
+            let _running = probe.enter();
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| PasswordError::WorkerUnavailable)?
     }
 
     /// Spends the same time as a real verification, for unknown accounts; always `false`.
     pub async fn verify_dummy(&self, password: &Password) -> Result<bool, PasswordError> {
         let dummy = Arc::clone(&self.dummy_hash);
         self.verify(password, &dummy).await.map(|_| false)
+    }
+}
+
+#[cfg(test)]
+mod probe {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Running and peak number of hashes on the blocking pool.
+    #[derive(Debug, Default)]
+    pub(super) struct Probe {
+        running: AtomicUsize,
+        pub(super) peak: AtomicUsize,
+    }
+
+    /// Decrements the running count when the hash ends.
+    pub(super) struct Running<'a>(&'a Probe);
+
+    impl Probe {
+        pub(super) fn enter(&self) -> Running<'_> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+            Running(self)
+        }
+
+        pub(super) fn running(&self) -> usize {
+            self.running.load(Ordering::SeqCst)
+        }
+    }
+
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.running.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -347,6 +400,41 @@ mod tests {
         let a = h.hash(&Password::new("same")).await.unwrap();
         let b = h.hash(&Password::new("same")).await.unwrap();
         assert_ne!(a, b);
+    }
+
+    /// Cancelled callers must not free a permit while their hash still runs on the blocking pool.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_hashes_keep_their_permit() {
+        let params = Argon2Params {
+            memory_kib: 8 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        };
+        let h = PasswordHasher::with_concurrency(params, 2).unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let h = h.clone();
+            tasks.push(tokio::spawn(async move {
+                let pw = Password::new(format!("pw-{i}"));
+                // Tiny deadline: most calls are dropped while their hash is queued or running.
+                let _ =
+                    tokio::time::timeout(std::time::Duration::from_millis(1), h.hash(&pw)).await;
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        // Wait for the blocking pool to drain the hashes that were already started.
+        for _ in 0..500 {
+            if h.probe.running() == 0 && h.permits.available_permits() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let peak = h.probe.peak.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(peak >= 1, "some hash must have started");
+        assert!(peak <= 2, "{peak} hashes ran at once with a bound of 2");
+        assert_eq!(h.permits.available_permits(), 2);
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub const BINDING_HTTP_POST: &str = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-P
 /// How long a parked AuthnRequest waits for the user to sign in.
 pub const PENDING_TTL_SECS: i64 = 600;
 
+/// Oldest AuthnRequest accepted (IssueInstant age, on top of the application's clock skew).
+pub const MAX_REQUEST_AGE_SECS: i64 = 300;
+
 /// How strongly the user signed in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -202,6 +205,19 @@ pub enum RequestRefusal {
     /// The application requires signed requests and this one is unsigned or its signature failed.
     #[error("the request must be signed by the service provider")]
     SignatureRequired,
+    /// The request carries a signature but no SP certificate is configured to verify it (fail
+    /// closed: saml-defense.md rule 7).
+    #[error("the request is signed but no certificate of the service provider is configured")]
+    SignatureUnverifiable,
+    /// `Destination` is present and is not this application's SSO URL.
+    #[error("the request is addressed to another destination")]
+    WrongDestination,
+    /// `IssueInstant` is in the future or too old (beyond the clock skew and maximum age).
+    #[error("the request is too old or not yet valid; check the clocks")]
+    Stale,
+    /// A request with this ID was already received for this application.
+    #[error("the request was already received (replay)")]
+    Replayed,
 }
 
 /// Why a Response must carry an error status instead of an assertion.
@@ -228,16 +244,30 @@ impl SamlFailure {
 /// Checks a parsed AuthnRequest against the application it was sent to.
 ///
 /// `signature_verified` is true only when the request (its Redirect detached signature, or its
-/// enveloped POST signature) verified with one of the application's SP certificates.
+/// enveloped POST signature) verified with one of the application's SP certificates. `sso_url` is
+/// this application's SSO URL, which a present `Destination` must equal. `IssueInstant` must lie
+/// within the application's clock skew of now, and be at most [`MAX_REQUEST_AGE_SECS`] old.
+/// (Replays are refused by the caller, which keeps the request IDs: see [`replay_expiry`].)
 pub fn check_request(
     config: &SamlConfig,
     request: &AuthnRequest,
     signature_verified: bool,
+    sso_url: &str,
     now: i64,
 ) -> Result<Result<ParkedRequest, (ParkedRequest, SamlFailure)>, RequestRefusal> {
     let sp = config.sp_binding().ok_or(RequestRefusal::NotConfigured)?;
     if request.issuer.trim() != sp.entity_id {
         return Err(RequestRefusal::UnknownIssuer);
+    }
+    if let Some(d) = request.destination.as_deref()
+        && d.trim() != sso_url
+    {
+        return Err(RequestRefusal::WrongDestination);
+    }
+    let skew = i64::from(config.clock_skew_secs);
+    let issued = request.issue_instant.unix_timestamp();
+    if issued > now + skew || issued < now - skew - MAX_REQUEST_AGE_SECS {
+        return Err(RequestRefusal::Stale);
     }
     if config.want_signed_requests && !signature_verified {
         return Err(RequestRefusal::SignatureRequired);
@@ -290,6 +320,14 @@ pub fn check_request(
         return Ok(Err((parked, failure)));
     }
     Ok(Ok(parked))
+}
+
+/// Until when the ID of `request` must be remembered to refuse a replay: after that the request
+/// is refused as [`RequestRefusal::Stale`] anyway.
+pub fn replay_expiry(config: &SamlConfig, request: &AuthnRequest) -> i64 {
+    request.issue_instant.unix_timestamp()
+        + MAX_REQUEST_AGE_SECS
+        + i64::from(config.clock_skew_secs)
 }
 
 /// The sign-in a request is answered with.
@@ -590,6 +628,14 @@ mod services {
         }
     }
 
+    fn already_answered() -> SsoOutcome {
+        page(
+            410,
+            "Sign-on expired",
+            "This sign-on request was already answered.",
+        )
+    }
+
     fn internal(e: impl std::fmt::Display) -> Error {
         Error::Internal(e.to_string())
     }
@@ -650,6 +696,23 @@ mod services {
             ok: bool,
             detail: serde_json::Value,
         ) -> Result<()> {
+            self.finish_sso(app, None, user_id, source_ip, ok, detail)
+                .await
+                .map(|_| ())
+        }
+
+        /// Consumes the parked request `pending_id` (if any) and records the outcome of the SSO in
+        /// the audit log, in ONE transaction: a parked request is never consumed without its audit
+        /// event. `false` (nothing written) when the parked request was already consumed.
+        async fn finish_sso(
+            &self,
+            app: &Application,
+            pending_id: Option<&str>,
+            user_id: Option<&str>,
+            source_ip: Option<&str>,
+            ok: bool,
+            detail: serde_json::Value,
+        ) -> Result<bool> {
             let actor = match user_id {
                 Some(u) => Actor::user(u, source_ip.map(str::to_owned)),
                 None => Actor::anonymous(source_ip.map(str::to_owned)),
@@ -660,9 +723,15 @@ mod services {
             if !ok {
                 event = event.failure();
             }
-            let mut conn = self.store.read().await?;
-            store::audit::append(&mut conn, &event, self.now()).await?;
-            Ok(())
+            let mut tx = self.store.begin_write().await?;
+            if let Some(id) = pending_id
+                && !store::pending_sso::delete(&mut tx, id).await?
+            {
+                return Ok(false);
+            }
+            store::audit::append(&mut tx, &event, self.now()).await?;
+            tx.commit().await?;
+            Ok(true)
         }
 
         /// Receives an AuthnRequest at `/login/app/{app_id}/saml2/sso`. `session` is the caller's
@@ -716,7 +785,17 @@ mod services {
                     }
                     let verified = match &msg.signature {
                         None => false,
-                        Some(_) if sp_certs.is_empty() && !app.saml.want_signed_requests => false,
+                        // Fail closed (rule 7): a signature we cannot check is not ignored.
+                        Some(_) if sp_certs.is_empty() => {
+                            return self
+                                .refuse_checked(
+                                    &app,
+                                    source_ip,
+                                    RequestRefusal::SignatureUnverifiable,
+                                    None,
+                                )
+                                .await;
+                        }
                         Some(_) => match msg.verify_signature(&sp_certs, &policy) {
                             Ok(_) => true,
                             Err(e) => return bad_request(format!("signature: {e}")).await,
@@ -744,9 +823,17 @@ mod services {
                 Ok(r) => r,
                 Err(e) => return bad_request(e.to_string()).await,
             };
-            if request.has_enveloped_signature
-                && (app.saml.want_signed_requests || !sp_certs.is_empty())
-            {
+            if request.has_enveloped_signature && sp_certs.is_empty() {
+                return self
+                    .refuse_checked(
+                        &app,
+                        source_ip,
+                        RequestRefusal::SignatureUnverifiable,
+                        Some(&request.issuer),
+                    )
+                    .await;
+            }
+            if request.has_enveloped_signature {
                 match saml::authn_request::AuthnRequest::parse_verified(&xml, &sp_certs, &policy) {
                     Ok(r) => {
                         request = r;
@@ -756,22 +843,35 @@ mod services {
                 }
             }
             let now = self.now();
-            let parked = match super::check_request(&app.saml, &request, verified, now) {
+            let sso = sso_url(&self.instance_base_url(&instance), &app.id);
+            let checked = super::check_request(&app.saml, &request, verified, &sso, now);
+            if checked.is_ok() {
+                // Replay cache: the ID is remembered until the request would be refused as stale.
+                let mut tx = self.store.begin_write().await?;
+                let fresh = store::authn_request_id::remember(
+                    &mut tx,
+                    &app.id,
+                    &request.id,
+                    super::replay_expiry(&app.saml, &request),
+                )
+                .await?;
+                tx.commit().await?;
+                if !fresh {
+                    return self
+                        .refuse_checked(
+                            &app,
+                            source_ip,
+                            RequestRefusal::Replayed,
+                            Some(&request.issuer),
+                        )
+                        .await;
+                }
+            }
+            let parked = match checked {
                 Err(refusal) => {
-                    self.audit_sso(
-                        &app,
-                        None,
-                        source_ip,
-                        false,
-                        json!({ "reason": refusal.to_string(), "issuer": request.issuer }),
-                    )
-                    .await?;
-                    let status = if refusal == RequestRefusal::NotConfigured {
-                        409
-                    } else {
-                        400
-                    };
-                    return Ok(page(status, "Sign-on request refused", refusal.to_string()));
+                    return self
+                        .refuse_checked(&app, source_ip, refusal, Some(&request.issuer))
+                        .await;
                 }
                 Ok(Err((parked, failure))) => {
                     self.audit_sso(
@@ -807,6 +907,30 @@ mod services {
                 None,
             )
             .await
+        }
+
+        /// Refuses a request for `refusal` (audited) with a page; nothing goes to the SP.
+        async fn refuse_checked(
+            &self,
+            app: &Application,
+            source_ip: Option<&str>,
+            refusal: RequestRefusal,
+            issuer: Option<&str>,
+        ) -> Result<SsoOutcome> {
+            self.audit_sso(
+                app,
+                None,
+                source_ip,
+                false,
+                json!({ "reason": refusal.to_string(), "issuer": issuer }),
+            )
+            .await?;
+            let status = if refusal == RequestRefusal::NotConfigured {
+                409
+            } else {
+                400
+            };
+            Ok(page(status, "Sign-on request refused", refusal.to_string()))
         }
 
         async fn refuse_request(
@@ -848,8 +972,9 @@ mod services {
                 created_at: now,
                 expires_at: now + PENDING_TTL_SECS,
             };
-            let mut conn = self.store.read().await?;
-            store::pending_sso::insert(&mut conn, &p).await?;
+            let mut tx = self.store.begin_write().await?;
+            store::pending_sso::insert(&mut tx, &p).await?;
+            tx.commit().await?;
             Ok(id)
         }
 
@@ -967,8 +1092,8 @@ mod services {
                 }
                 return Ok(page(
                     409,
-                    "Application not ready",
-                    "This application cannot be started from the portal.",
+                    "Open the application itself",
+                    "This application cannot be started from the portal: open it directly and sign in from there.",
                 ));
             };
             // RelayState from the portal is taken only from the app's own list.
@@ -1040,16 +1165,6 @@ mod services {
             })
         }
 
-        async fn take_pending(&self, pending_id: Option<&str>) -> Result<bool> {
-            match pending_id {
-                None => Ok(true),
-                Some(id) => {
-                    let mut conn = self.store.read().await?;
-                    store::pending_sso::delete(&mut conn, id).await
-                }
-            }
-        }
-
         #[allow(clippy::too_many_arguments)]
         async fn answer(
             &self,
@@ -1101,21 +1216,19 @@ mod services {
                         .await
                 }
                 Decision::Fail(failure) => {
-                    if !self.take_pending(pending_id).await? {
-                        return Ok(page(
-                            410,
-                            "Sign-on expired",
-                            "This sign-on request was already answered.",
-                        ));
+                    if !self
+                        .finish_sso(
+                            app,
+                            pending_id,
+                            user.as_ref().map(|u| u.id.as_str()),
+                            source_ip,
+                            false,
+                            json!({ "reason": failure.message }),
+                        )
+                        .await?
+                    {
+                        return Ok(already_answered());
                     }
-                    self.audit_sso(
-                        app,
-                        user.as_ref().map(|u| u.id.as_str()),
-                        source_ip,
-                        false,
-                        json!({ "reason": failure.message }),
-                    )
-                    .await?;
                     self.error_response(app, instance, &parked, failure, relay_state)
                         .await
                 }
@@ -1141,22 +1254,20 @@ mod services {
                             ),
                         });
                     }
-                    if !self.take_pending(pending_id).await? {
-                        return Ok(page(
-                            410,
-                            "Sign-on expired",
-                            "This sign-on request was already answered.",
-                        ));
-                    }
                     if !self.is_authorized(app, &user).await? {
-                        self.audit_sso(
-                            app,
-                            Some(&user.id),
-                            source_ip,
-                            false,
-                            json!({ "reason": "not authorized" }),
-                        )
-                        .await?;
+                        if !self
+                            .finish_sso(
+                                app,
+                                pending_id,
+                                Some(&user.id),
+                                source_ip,
+                                false,
+                                json!({ "reason": "not authorized" }),
+                            )
+                            .await?
+                        {
+                            return Ok(already_answered());
+                        }
                         return Ok(page(
                             403,
                             "Access denied",
@@ -1177,14 +1288,19 @@ mod services {
                     let content = match super::assertion_content(&app.saml, &ctx) {
                         Ok(c) => c,
                         Err(e) => {
-                            self.audit_sso(
-                                app,
-                                Some(&user.id),
-                                source_ip,
-                                false,
-                                json!({ "reason": e.to_string() }),
-                            )
-                            .await?;
+                            if !self
+                                .finish_sso(
+                                    app,
+                                    pending_id,
+                                    Some(&user.id),
+                                    source_ip,
+                                    false,
+                                    json!({ "reason": e.to_string() }),
+                                )
+                                .await?
+                            {
+                                return Ok(already_answered());
+                            }
                             return Ok(page(
                                 403,
                                 "No application account",
@@ -1222,20 +1338,27 @@ mod services {
                         saml::algorithm::DigestAlgorithm::Sha256,
                     )
                     .map_err(internal)?;
-                    self.audit_sso(
-                        app,
-                        Some(&user.id),
-                        source_ip,
-                        true,
-                        json!({
-                            "name_id": name_id,
-                            "in_response_to": parked.request_id,
-                            "acs_url": parked.acs_url,
-                            "authn_context": class_ref,
-                            "idp_initiated": parked.request_id.is_none(),
-                        }),
-                    )
-                    .await?;
+                    // The parked request is consumed with the audit event of the answer: of two
+                    // parallel continuations only one gets the Response.
+                    if !self
+                        .finish_sso(
+                            app,
+                            pending_id,
+                            Some(&user.id),
+                            source_ip,
+                            true,
+                            json!({
+                                "name_id": name_id,
+                                "in_response_to": parked.request_id,
+                                "acs_url": parked.acs_url,
+                                "authn_context": class_ref,
+                                "idp_initiated": parked.request_id.is_none(),
+                            }),
+                        )
+                        .await?
+                    {
+                        return Ok(already_answered());
+                    }
                     Ok(SsoOutcome::Post {
                         acs_url: parked.acs_url.clone(),
                         xml,
@@ -1315,6 +1438,8 @@ mod tests {
     use crate::application::{AccountField, AccountMapping, AttributeStatement, NameIdFormat};
     use crate::attribute_expr::{AttributeExpr, UserAttributes};
 
+    const SSO: &str = "https://idp.example/login/app/app_1/saml2/sso";
+
     fn config() -> SamlConfig {
         SamlConfig {
             sp_entity_id: Some("https://sp.example/meta".into()),
@@ -1351,13 +1476,17 @@ mod tests {
     #[test]
     fn issuer_acs_and_signature_rules() {
         let c = config();
-        assert!(check_request(&c, &request(), false, 0).unwrap().is_ok());
+        assert!(
+            check_request(&c, &request(), false, SSO, 0)
+                .unwrap()
+                .is_ok()
+        );
         let r = AuthnRequest {
             issuer: "https://evil.example".into(),
             ..request()
         };
         assert_eq!(
-            check_request(&c, &r, false, 0),
+            check_request(&c, &r, false, SSO, 0),
             Err(RequestRefusal::UnknownIssuer)
         );
         let foreign = AuthnRequest {
@@ -1365,12 +1494,12 @@ mod tests {
             ..request()
         };
         assert_eq!(
-            check_request(&c, &foreign, false, 0),
+            check_request(&c, &foreign, false, SSO, 0),
             Err(RequestRefusal::AcsMismatch)
         );
         // A signed request may name its own ACS only when the app allows it.
         assert_eq!(
-            check_request(&c, &foreign, true, 0),
+            check_request(&c, &foreign, true, SSO, 0),
             Err(RequestRefusal::AcsMismatch)
         );
         let allowing = SamlConfig {
@@ -1378,14 +1507,14 @@ mod tests {
             ..config()
         };
         assert_eq!(
-            check_request(&allowing, &foreign, true, 0)
+            check_request(&allowing, &foreign, true, SSO, 0)
                 .unwrap()
                 .unwrap()
                 .acs_url,
             "https://evil.example/acs"
         );
         assert_eq!(
-            check_request(&allowing, &foreign, false, 0),
+            check_request(&allowing, &foreign, false, SSO, 0),
             Err(RequestRefusal::AcsMismatch)
         );
         let signed_only = SamlConfig {
@@ -1393,11 +1522,11 @@ mod tests {
             ..config()
         };
         assert_eq!(
-            check_request(&signed_only, &request(), false, 0),
+            check_request(&signed_only, &request(), false, SSO, 0),
             Err(RequestRefusal::SignatureRequired)
         );
         assert!(
-            check_request(&signed_only, &request(), true, 0)
+            check_request(&signed_only, &request(), true, SSO, 0)
                 .unwrap()
                 .is_ok()
         );
@@ -1406,14 +1535,14 @@ mod tests {
             ..request()
         };
         assert_eq!(
-            check_request(&c, &no_acs, false, 0)
+            check_request(&c, &no_acs, false, SSO, 0)
                 .unwrap()
                 .unwrap()
                 .acs_url,
             "https://sp.example/acs"
         );
         assert_eq!(
-            check_request(&SamlConfig::default(), &request(), false, 0),
+            check_request(&SamlConfig::default(), &request(), false, SSO, 0),
             Err(RequestRefusal::NotConfigured)
         );
     }
@@ -1424,7 +1553,9 @@ mod tests {
             protocol_binding: Some("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact".into()),
             ..request()
         };
-        let (_, f) = check_request(&config(), &r, false, 0).unwrap().unwrap_err();
+        let (_, f) = check_request(&config(), &r, false, SSO, 0)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(f.sub_status, StatusCode::UnsupportedBinding);
         let r = AuthnRequest {
             requested_authn_context: Some(ctx(
@@ -1433,13 +1564,17 @@ mod tests {
             )),
             ..request()
         };
-        let (parked, f) = check_request(&config(), &r, false, 0).unwrap().unwrap_err();
+        let (parked, f) = check_request(&config(), &r, false, SSO, 0)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(f.sub_status, StatusCode::NoAuthnContext);
         assert_eq!(parked.request_id.as_deref(), Some("_req1"));
     }
 
     fn parked(r: AuthnRequest) -> ParkedRequest {
-        check_request(&config(), &r, false, 100).unwrap().unwrap()
+        check_request(&config(), &r, false, SSO, 100)
+            .unwrap()
+            .unwrap()
     }
 
     #[test]
@@ -1643,7 +1778,15 @@ mod tests {
 
     #[test]
     fn idp_initiated_respects_mode() {
-        assert!(idp_initiated(&config(), 0).is_some());
+        assert!(
+            idp_initiated(&config(), 0).is_none(),
+            "IdP-initiated SSO is opt-in"
+        );
+        let opted_in = SamlConfig {
+            init_login_type: crate::application::InitLoginType::IdaasOrAppInitSso,
+            ..config()
+        };
+        assert!(idp_initiated(&opted_in, 0).is_some());
         let only_app = SamlConfig {
             init_login_type: crate::application::InitLoginType::OnlyAppInitSso,
             init_login_url: Some("https://sp.example/login".into()),

@@ -64,7 +64,8 @@ impl Services {
     }
 
     /// One maintenance pass: audit retention per instance, expired sessions, expired parked SSO
-    /// requests and rate-limit counters of past windows.
+    /// requests, remembered AuthnRequest IDs past their replay window and rate-limit counters of
+    /// past windows.
     pub async fn run_maintenance_once(&self) -> Result<MaintenanceReport> {
         let now = self.now();
         let mut report = MaintenanceReport::default();
@@ -88,6 +89,8 @@ impl Services {
             store::audit::delete_orphans_older_than(&mut tx, default_before).await?;
         report.sessions_deleted = store::session::delete_expired(&mut tx, now).await?;
         report.pending_sso_deleted = store::pending_sso::delete_expired(&mut tx, now).await?;
+        report.authn_request_ids_deleted =
+            store::authn_request_id::delete_expired(&mut tx, now).await?;
         // A counter whose window ended is never read again (the next hit restarts it at 1).
         report.rate_limits_deleted =
             store::rate_limit::delete_stale(&mut tx, now - crate::sign_in::RATE_WINDOW_SECS)
@@ -108,6 +111,8 @@ pub struct MaintenanceReport {
     pub pending_sso_deleted: u64,
     /// Rate-limit counters of past windows.
     pub rate_limits_deleted: u64,
+    /// Remembered AuthnRequest IDs past their replay window.
+    pub authn_request_ids_deleted: u64,
 }
 
 /// Runs [`Services::run_maintenance_once`] periodically until shutdown.

@@ -67,6 +67,15 @@ pub enum SignInOutcome {
     Refused(SignInRefusal),
 }
 
+/// What else an accepted TOTP code changes (in the same transaction).
+#[derive(Debug, Clone, Copy)]
+enum TotpSuccess<'a> {
+    /// Nothing beyond enabling a pending enrolment.
+    Nothing,
+    /// Completes the session with this id hash (second factor of a sign-in).
+    CompleteSession(&'a str),
+}
+
 fn totp_aad(user_id: &str) -> String {
     format!("totp:{user_id}")
 }
@@ -133,13 +142,25 @@ impl Services {
         let user = &creds.user;
         let lockout = &instance.settings.lockout;
         let now = self.now();
+        // Transaction 1: the reservation, committed BEFORE the slow password check so that parallel
+        // attempts see it. A refusal is audited in the same transaction.
         let reserved = {
-            let mut conn = self.store.read().await?;
-            store::user::reserve_signin_attempt(&mut conn, &user.id, lockout.max_failures, now)
-                .await?
+            let mut tx = self.store.begin_write().await?;
+            let reserved = store::user::reserve_signin_attempt(
+                &mut tx,
+                &user.id,
+                lockout.max_failures,
+                now,
+                now + lockout.lock_seconds,
+            )
+            .await?;
+            if !reserved {
+                store::audit::append(&mut tx, &failure("locked", Some(user)), now).await?;
+            }
+            tx.commit().await?;
+            reserved
         };
         if !reserved {
-            self.audit_now(failure("locked", Some(user))).await?;
             return Ok(SignInOutcome::Refused(SignInRefusal::Locked));
         }
         let ok = match &creds.password_hash {
@@ -154,23 +175,25 @@ impl Services {
                 .await
                 .map_err(|e| Error::Internal(e.to_string()))?,
         };
+        let now = self.now();
         if !ok || user.status != UserStatus::Enabled {
-            let mut conn = self.store.read().await?;
+            // Transaction 2: the result of the attempt and its audit event.
+            let mut tx = self.store.begin_write().await?;
             if ok {
                 // Right password of a disabled account: not a guessing failure, but still refused.
-                store::user::record_signin_success(&mut conn, &user.id).await?;
+                store::user::record_signin_success(&mut tx, &user.id).await?;
             } else {
                 store::user::record_signin_failure(
-                    &mut conn,
+                    &mut tx,
                     &user.id,
                     lockout.max_failures,
                     now + lockout.lock_seconds,
                 )
                 .await?;
             }
-            drop(conn);
             let reason = if ok { "disabled" } else { "wrong_password" };
-            self.audit_now(failure(reason, Some(user))).await?;
+            store::audit::append(&mut tx, &failure(reason, Some(user)), now).await?;
+            tx.commit().await?;
             return Ok(SignInOutcome::Refused(SignInRefusal::InvalidCredentials));
         }
         // `step_up_mfa`: an SP asked for a multi-factor context; users with a TOTP are asked for it
@@ -230,19 +253,46 @@ impl Services {
             .master_key
             .seal(&totp_aad(&user.id), &enrolment.secret)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut conn = self.store.read().await?;
-        store::user::set_totp(&mut conn, &user.id, Some(&sealed), false, self.now()).await?;
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        // Re-checked inside the transaction: an enrolment confirmed meanwhile is not overwritten.
+        let r = sqlx::query(
+            "UPDATE users SET totp_secret_enc = $1, totp_last_step = NULL, updated_at = $2 \
+             WHERE id = $3 AND instance_id = $4 AND mfa_enabled = 0",
+        )
+        .bind(&sealed)
+        .bind(now)
+        .bind(&user.id)
+        .bind(&instance.id)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(Error::Forbidden("a TOTP authenticator is already enrolled"));
+        }
+        let event = NewAuditEvent::new(
+            Some(&instance.id),
+            &Actor::user(&user.id, None),
+            "mfa",
+            "enrol_start",
+        )
+        .target("user", &user.id);
+        store::audit::append(&mut tx, &event, now).await?;
+        tx.commit().await?;
         Ok(enrolment)
     }
 
     /// Checks a TOTP code of `user_id` (enrolled, or pending enrolment when `enrolling`), refusing
-    /// reused steps; counts failures toward the lockout.
+    /// reused steps; counts failures toward the lockout. On success, runs `on_success` and appends
+    /// `event` in the same transaction as the accepted step; on failure, records the failure and
+    /// appends `event` marked as a failure, also in one transaction.
     async fn check_totp(
         &self,
         instance: &Instance,
         user_id: &str,
         code: &str,
         enrolling: bool,
+        event: NewAuditEvent,
+        on_success: TotpSuccess<'_>,
     ) -> Result<std::result::Result<(), SignInRefusal>> {
         let creds = {
             let mut conn = self.store.read().await?;
@@ -250,51 +300,72 @@ impl Services {
                 .await?
                 .ok_or(Error::NotFound("user"))?
         };
-        if creds.user.mfa_enabled == enrolling {
-            return Ok(Err(SignInRefusal::NoPendingSignIn));
-        }
-        let Some(sealed) = creds.totp_secret_enc.as_deref() else {
-            return Ok(Err(SignInRefusal::NoPendingSignIn));
+        let now = self.now();
+        let refuse = |event: NewAuditEvent, refusal: SignInRefusal| {
+            event
+                .failure()
+                .detail(json!({ "methods": "totp", "reason": format!("{refusal:?}") }))
         };
+        if creds.user.mfa_enabled == enrolling || creds.totp_secret_enc.is_none() {
+            let mut tx = self.store.begin_write().await?;
+            let refusal = SignInRefusal::NoPendingSignIn;
+            store::audit::append(&mut tx, &refuse(event, refusal), now).await?;
+            tx.commit().await?;
+            return Ok(Err(refusal));
+        }
+        let sealed = creds.totp_secret_enc.as_deref().unwrap_or_default();
         let secret = self
             .master_key
             .open(&totp_aad(user_id), sealed)
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let now = self.now();
         let lockout = &instance.settings.lockout;
-        let mut conn = self.store.read().await?;
-        if !store::user::reserve_signin_attempt(&mut conn, user_id, lockout.max_failures, now)
-            .await?
+        let lock_until = now + lockout.lock_seconds;
+        let mut tx = self.store.begin_write().await?;
+        if !store::user::reserve_signin_attempt(
+            &mut tx,
+            user_id,
+            lockout.max_failures,
+            now,
+            lock_until,
+        )
+        .await?
         {
-            return Ok(Err(SignInRefusal::Locked));
+            let refusal = SignInRefusal::Locked;
+            store::audit::append(&mut tx, &refuse(event, refusal), now).await?;
+            tx.commit().await?;
+            return Ok(Err(refusal));
         }
         let last = creds.totp_last_step.and_then(|s| u64::try_from(s).ok());
         let verified = mfa::verify(&secret, code, u64::try_from(now).unwrap_or(0), last);
-        let step = match verified {
-            Ok(step) => i64::try_from(step).unwrap_or(i64::MAX),
-            Err(MfaError::WrongCode | MfaError::CodeReused | MfaError::InvalidSecret) => {
-                store::user::record_signin_failure(
-                    &mut conn,
-                    user_id,
-                    lockout.max_failures,
-                    now + lockout.lock_seconds,
-                )
-                .await?;
-                return Ok(Err(SignInRefusal::WrongCode));
-            }
-        };
         // The step is stored atomically: of two parallel uses of one code only one wins.
-        if !store::user::advance_totp_step(&mut conn, user_id, step).await? {
-            store::user::record_signin_failure(
-                &mut conn,
-                user_id,
-                lockout.max_failures,
-                now + lockout.lock_seconds,
-            )
-            .await?;
-            return Ok(Err(SignInRefusal::WrongCode));
+        let accepted = match verified {
+            Ok(step) => {
+                let step = i64::try_from(step).unwrap_or(i64::MAX);
+                store::user::advance_totp_step(&mut tx, user_id, step).await?
+            }
+            Err(MfaError::WrongCode | MfaError::CodeReused | MfaError::InvalidSecret) => false,
+        };
+        if !accepted {
+            store::user::record_signin_failure(&mut tx, user_id, lockout.max_failures, lock_until)
+                .await?;
+            let refusal = SignInRefusal::WrongCode;
+            store::audit::append(&mut tx, &refuse(event, refusal), now).await?;
+            tx.commit().await?;
+            return Ok(Err(refusal));
         }
-        store::user::record_signin_success(&mut conn, user_id).await?;
+        store::user::record_signin_success(&mut tx, user_id).await?;
+        if enrolling {
+            sqlx::query("UPDATE users SET mfa_enabled = 1, updated_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let TotpSuccess::CompleteSession(id_hash) = on_success {
+            store::session::complete_authn(&mut tx, id_hash, METHODS_PASSWORD_TOTP, now).await?;
+        }
+        store::audit::append(&mut tx, &event, now).await?;
+        tx.commit().await?;
         Ok(Ok(()))
     }
 
@@ -315,43 +386,18 @@ impl Services {
             return Ok(Err(SignInRefusal::RateLimited));
         }
         let actor = Actor::user(&session.user_id, source_ip.map(str::to_owned));
-        let result = self
-            .check_totp(instance, &session.user_id, code, enrolling)
-            .await?;
-        let now = self.now();
-        let mut tx = self.store.begin_write().await?;
-        let mut event = NewAuditEvent::new(Some(&instance.id), &actor, "authn", "signin")
+        let event = NewAuditEvent::new(Some(&instance.id), &actor, "authn", "signin")
             .target("user", &session.user_id)
             .detail(json!({ "methods": METHODS_PASSWORD_TOTP, "enrolment": enrolling }));
-        match result {
-            Ok(()) => {
-                if enrolling {
-                    let creds = store::user::credentials(&mut tx, &instance.id, &session.user_id)
-                        .await?
-                        .ok_or(Error::NotFound("user"))?;
-                    sqlx::query("UPDATE users SET mfa_enabled = 1, updated_at = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(&creds.user.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                store::session::complete_authn(
-                    &mut tx,
-                    &session.id_hash,
-                    METHODS_PASSWORD_TOTP,
-                    now,
-                )
-                .await?;
-            }
-            Err(refusal) => {
-                event = event
-                    .failure()
-                    .detail(json!({ "methods": "totp", "reason": format!("{refusal:?}") }));
-            }
-        }
-        store::audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
-        Ok(result)
+        self.check_totp(
+            instance,
+            &session.user_id,
+            code,
+            enrolling,
+            event,
+            TotpSuccess::CompleteSession(&session.id_hash),
+        )
+        .await
     }
 
     /// Enrols a TOTP from the portal for a signed-in user: confirms the pending secret with a code.
@@ -362,28 +408,15 @@ impl Services {
         code: &str,
         source_ip: Option<&str>,
     ) -> Result<std::result::Result<(), SignInRefusal>> {
-        let result = self.check_totp(instance, &user.id, code, true).await?;
-        let now = self.now();
-        let mut tx = self.store.begin_write().await?;
-        let mut event = NewAuditEvent::new(
+        let event = NewAuditEvent::new(
             Some(&instance.id),
             &Actor::user(&user.id, source_ip.map(str::to_owned)),
             "mfa",
             "enrol",
         )
         .target("user", &user.id);
-        if result.is_ok() {
-            sqlx::query("UPDATE users SET mfa_enabled = 1, updated_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&user.id)
-                .execute(&mut *tx)
-                .await?;
-        } else {
-            event = event.failure();
-        }
-        store::audit::append(&mut tx, &event, now).await?;
-        tx.commit().await?;
-        Ok(result)
+        self.check_totp(instance, &user.id, code, true, event, TotpSuccess::Nothing)
+            .await
     }
 
     /// Changes the password of a signed-in user after checking the current one and the policy.

@@ -398,11 +398,16 @@ mod services {
         }
 
         /// Rotation step 2: makes the `next` key `key_id` active; the old active key is retired.
+        ///
+        /// The key must have been published (in metadata, as `next`) for at least
+        /// [`crate::Config::key_publish_min_secs`], so that SPs had time to fetch it; `force`
+        /// skips that wait (recorded in the audit event).
         pub async fn promote_signing_key(
             &self,
             instance_id: &str,
             actor: &Actor,
             key_id: &str,
+            force: bool,
         ) -> Result<KeyInfo> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
@@ -411,6 +416,18 @@ mod services {
                 .ok_or(Error::NotFound("signing key"))?;
             if key.state != KeyState::Next {
                 return Err(Error::invalid("state", "only a next key can be promoted"));
+            }
+            let published_secs = now - key.created_at;
+            let min = self.config.key_publish_min_secs;
+            if published_secs < min && !force {
+                return Err(Error::invalid(
+                    "state",
+                    format!(
+                        "the next key has been published for {published_secs} s; service providers \
+                         need {min} s to fetch it (wait {} s more, or force the promotion)",
+                        min - published_secs
+                    ),
+                ));
             }
             for old in
                 store::signing_key::list_for_algorithm(&mut tx, instance_id, key.algorithm).await?
@@ -421,7 +438,11 @@ mod services {
             }
             store::signing_key::activate(&mut tx, instance_id, key_id, now).await?;
             let event = NewAuditEvent::new(Some(instance_id), actor, "signing_key", "activate")
-                .target("signing_key", key_id);
+                .target("signing_key", key_id)
+                .detail(json!({
+                    "forced": force && published_secs < min,
+                    "published_secs": published_secs,
+                }));
             store::audit::append(&mut tx, &event, now).await?;
             let key = store::signing_key::get(&mut tx, instance_id, key_id)
                 .await?

@@ -515,18 +515,30 @@ async fn create_next_key(
     Ok((StatusCode::CREATED, ApiJson(key)))
 }
 
-/// Promote the `next` key to active (the previous active key is retired).
+/// Query of the promotion call.
+#[derive(Debug, Default, Deserialize)]
+struct ActivateQuery {
+    /// Promote even if the key has not been published for the configured minimum time.
+    #[serde(default)]
+    force: bool,
+}
+
+/// Promote the `next` key to active (the previous active key is retired). The key must have been
+/// published in metadata for the configured minimum time (default 24 h) unless `force=true`
+/// (audited).
 #[utoipa::path(post, path = "/api/v1/instances/{iid}/signing-keys/{key_id}/activate", tag = "signing-keys",
-    params(("iid" = String, Path, description = "Instance id"), ("key_id" = String, Path, description = "Signing key id (`key_…`)")),
+    params(("iid" = String, Path, description = "Instance id"), ("key_id" = String, Path, description = "Signing key id (`key_…`)"),
+        ("force" = Option<bool>, Query, description = "Promote before the minimum publication time has passed (audited)")),
     responses((status = 200, body = KeyInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn activate_key(
     State(state): State<AppState>,
     auth: AdminAuth,
     Path((_iid, key_id)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<ActivateQuery>,
 ) -> ApiResult<ApiJson<KeyInfo>> {
     Ok(ApiJson(
         state
-            .promote_signing_key(&auth.instance.id, &auth.actor, &key_id)
+            .promote_signing_key(&auth.instance.id, &auth.actor, &key_id, q.force)
             .await?,
     ))
 }

@@ -18,8 +18,8 @@ use super::auth::ConsoleAdmin;
 use super::signin::{message, render, see_other};
 use super::{ApiResult, AppState};
 use crate::application::{
-    AccountField, AccountMapping, ApplicationUpdate, AuthorizationType, NameIdFormat, SourceType,
-    Status,
+    AccountField, AccountMapping, ApplicationUpdate, AuthorizationType, InitLoginType,
+    NameIdFormat, SourceType, Status,
 };
 use crate::error::Error;
 use crate::marketplace::{self, FormField, Template as AppTemplate};
@@ -235,6 +235,8 @@ struct SsoTab<'a> {
     format_options: Vec<(&'static str, &'static str)>,
     name_id_format: &'static str,
     default_relay_state: &'a str,
+    idp_initiated: bool,
+    init_login_url: &'a str,
     all_users: bool,
 }
 
@@ -348,6 +350,8 @@ async fn show_tab(
             .collect(),
         name_id_format: app.saml.name_id_format.uri(),
         default_relay_state: app.saml.default_relay_state.as_deref().unwrap_or(""),
+        idp_initiated: app.saml.init_login_type == InitLoginType::IdaasOrAppInitSso,
+        init_login_url: app.saml.init_login_url.as_deref().unwrap_or(""),
         all_users: app.authorization_type == AuthorizationType::DefaultAll,
     };
     if let Some(f) = submitted {
@@ -367,6 +371,14 @@ async fn show_tab(
         }
         if let Some(rs) = &f.default_relay_state {
             tab.default_relay_state = rs;
+        }
+        match f.init_login_type.as_deref() {
+            Some("idaas_or_app_init_sso") => tab.idp_initiated = true,
+            Some("only_app_init_sso") => tab.idp_initiated = false,
+            _ => {}
+        }
+        if let Some(url) = &f.init_login_url {
+            tab.init_login_url = url;
         }
         match f.authorization_type.as_str() {
             "default_all" => tab.all_users = true,
@@ -423,6 +435,8 @@ struct SsoForm {
     application_account: String,
     name_id_format: Option<String>,
     default_relay_state: Option<String>,
+    init_login_type: Option<String>,
+    init_login_url: Option<String>,
     #[serde(default)]
     authorization_type: String,
 }
@@ -449,6 +463,14 @@ async fn sso_save(
     }
     if let Some(rs) = &form.default_relay_state {
         saml["default_relay_state"] = serde_json::json!(rs);
+    }
+    if let Some(t @ ("idaas_or_app_init_sso" | "only_app_init_sso")) =
+        form.init_login_type.as_deref()
+    {
+        saml["init_login_type"] = serde_json::json!(t);
+    }
+    if let Some(url) = &form.init_login_url {
+        saml["init_login_url"] = serde_json::json!(url);
     }
     let authorization_type = match form.authorization_type.as_str() {
         "default_all" => Some(AuthorizationType::DefaultAll),

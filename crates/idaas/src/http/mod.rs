@@ -339,20 +339,33 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
     }
 }
 
-/// The peer address of the request (from `into_make_service_with_connect_info`).
+/// The client address of the request: the TCP peer (from `into_make_service_with_connect_info`),
+/// or, when the peer is one of [`crate::Config::trusted_proxies`], the rightmost
+/// `X-Forwarded-For` hop that is not a trusted proxy (see [`crate::net::client_address`]).
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ci| ci.0.ip().to_string()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ci.0.ip())
+        else {
+            return Ok(ClientIp(None));
+        };
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let ip = crate::net::client_address(peer, forwarded, &state.config.trusted_proxies);
+        Ok(ClientIp(Some(ip.to_string())))
     }
 }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::auth::UserSession;
 use super::signin::{MfaPage, message, render, see_other};
 use super::{ApiResult, AppState, ClientIp, csrf};
-use crate::application::OptionalRelayState;
+use crate::application::{InitLoginType, OptionalRelayState};
 
 /// Routes of this area (merged by [`crate::http::router`]).
 pub fn router() -> Router<AppState> {
@@ -31,6 +31,10 @@ struct AppCard {
     id: String,
     name: String,
     relay_states: Vec<OptionalRelayState>,
+    /// IdP-initiated SSO allowed: the card launches the app from the portal.
+    idp_initiated: bool,
+    /// Otherwise: the application's own sign-in page (InitLoginUrl), if configured.
+    init_login_url: String,
 }
 
 #[derive(Template)]
@@ -60,6 +64,8 @@ async fn portal(State(state): State<AppState>, s: UserSession) -> ApiResult<Resp
         .map(|a| AppCard {
             id: a.id,
             name: a.name,
+            idp_initiated: a.saml.init_login_type == InitLoginType::IdaasOrAppInitSso,
+            init_login_url: a.saml.init_login_url.unwrap_or_default(),
             relay_states: a.saml.optional_relay_states,
         })
         .collect();

@@ -131,16 +131,37 @@ struct LoginQuery {
     mfa: Option<String>,
 }
 
+/// Prefix of login CSRF tokens.
+const LOGIN_CSRF_PREFIX: &str = "lcsrf";
+
+/// The login CSRF token already held by the browser, when it is one we could have issued.
+///
+/// Re-rendering the form (after a wrong password, say) keeps this token instead of rotating it:
+/// a rotation would make every other sign-in form of the same browser that is still open or in
+/// flight fail with "form expired" (two tabs; parallel submissions).
+fn existing_login_csrf<'h>(headers: &'h HeaderMap, iid: &str) -> Option<&'h str> {
+    let value = cookie_value(headers, &login_csrf_cookie_name(iid))?;
+    let secret = value.strip_prefix(LOGIN_CSRF_PREFIX)?.strip_prefix('_')?;
+    (secret.len() == 43
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then_some(value)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn login_form(
     state: &AppState,
     instance: &Instance,
+    headers: &HeaderMap,
     continue_to: &str,
     username: &str,
     error: &str,
     step_up: bool,
     status: StatusCode,
 ) -> Response {
-    let token = id::new_secret("lcsrf");
+    let token = existing_login_csrf(headers, &instance.id)
+        .map_or_else(|| id::new_secret(LOGIN_CSRF_PREFIX), str::to_owned);
     let mut resp = render(
         status,
         &LoginPage {
@@ -195,6 +216,7 @@ async fn login_page(
     Ok(login_form(
         &state,
         &instance,
+        &headers,
         &continue_to,
         "",
         "",
@@ -238,6 +260,7 @@ async fn login_submit(
         return Ok(login_form(
             &state,
             &instance,
+            &headers,
             &continue_to,
             &form.username,
             "Your sign-in form expired. Please try again.",
@@ -289,6 +312,7 @@ async fn login_submit(
             login_form(
                 &state,
                 &instance,
+                &headers,
                 &continue_to,
                 &form.username,
                 &r.to_string(),

@@ -15,6 +15,7 @@ pub mod user;
 // Applications, grants, application accounts, signing keys, parked SSO requests, rate limits (H-sso).
 pub mod app_account;
 pub mod application;
+pub mod authn_request_id;
 pub mod grant;
 pub mod pending_sso;
 pub mod rate_limit;
@@ -34,11 +35,18 @@ pub struct Store {
 }
 
 /// The IDaaS schema migrations, in order.
-pub const MIGRATIONS: &[db::Migration] = &[db::Migration {
-    version: 1,
-    name: "core",
-    sql: include_str!("../../migrations/0001_core.sql"),
-}];
+pub const MIGRATIONS: &[db::Migration] = &[
+    db::Migration {
+        version: 1,
+        name: "core",
+        sql: include_str!("../../migrations/0001_core.sql"),
+    },
+    db::Migration {
+        version: 2,
+        name: "authn_request_ids",
+        sql: include_str!("../../migrations/0002_authn_request_ids.sql"),
+    },
+];
 
 /// The migration service name in `schema_migrations`.
 pub const MIGRATION_SERVICE: &str = "idaas";

@@ -27,7 +27,7 @@ fn from_row(row: &AnyRow) -> Result<OrgUnit> {
 pub(crate) fn descendants_sql(placeholder: &str) -> String {
     format!(
         "WITH RECURSIVE d(id) AS (SELECT id FROM org_units WHERE id = {placeholder} \
-         UNION ALL SELECT o.id FROM org_units o JOIN d ON o.parent_id = d.id) SELECT id FROM d"
+         UNION SELECT o.id FROM org_units o JOIN d ON o.parent_id = d.id) SELECT id FROM d"
     )
 }
 
@@ -125,7 +125,7 @@ pub async fn descendants(conn: &mut Conn, instance_id: &str, id: &str) -> Result
 pub async fn ancestor_ids(conn: &mut Conn, id: &str) -> Result<Vec<String>> {
     let rows = sqlx::query(
         "WITH RECURSIVE a(id, parent_id) AS (SELECT id, parent_id FROM org_units WHERE id = $1 \
-         UNION ALL SELECT o.id, o.parent_id FROM org_units o JOIN a ON o.id = a.parent_id) SELECT id FROM a",
+         UNION SELECT o.id, o.parent_id FROM org_units o JOIN a ON o.id = a.parent_id) SELECT id FROM a",
     )
     .bind(id)
     .fetch_all(&mut *conn)
@@ -161,7 +161,25 @@ pub async fn update(
     Ok(r.rows_affected() == 1)
 }
 
+/// Serializes moves of units of `instance_id` until the end of the caller's transaction.
+///
+/// Two concurrent moves (A below B, B below A) would each pass the cycle check under READ
+/// COMMITTED and together create a cycle. On PostgreSQL the instance row is locked `FOR UPDATE`;
+/// on SQLite the write transaction (`BEGIN IMMEDIATE`) already serializes all writers.
+pub async fn lock_tree(conn: &mut Conn, instance_id: &str) -> Result<()> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT id FROM instances WHERE id = $1 FOR UPDATE")
+            .bind(instance_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Moves unit `id` below `new_parent` (`None` = make it a root). Refuses cycles.
+///
+/// Call inside a write transaction: the tree of the instance is locked ([`lock_tree`]) before the
+/// cycle check, so the check sees every move committed before this one.
 pub async fn move_to(
     conn: &mut Conn,
     instance_id: &str,
@@ -169,6 +187,7 @@ pub async fn move_to(
     new_parent: Option<&str>,
     now: i64,
 ) -> Result<()> {
+    lock_tree(conn, instance_id).await?;
     if let Some(p) = new_parent {
         let below = descendants(conn, instance_id, id).await?;
         if below.iter().any(|o| o.id == p) {

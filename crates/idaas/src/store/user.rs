@@ -333,36 +333,54 @@ async fn credentials_of(conn: &mut Conn, user: User) -> Result<Credentials> {
 /// Atomically reserves one sign-in attempt: counts it as a failure up front and refuses when the
 /// account is locked or already has `max_failures` (in flight or failed). `max_failures == 0`
 /// disables lockout. Returns whether the attempt may proceed.
+///
+/// One statement: an expired lock restarts the count at this attempt (reset and increment cannot
+/// be separated by another writer). When the attempt is refused because the count is used up but
+/// no lock time is set (a crash after reserving, or an administrator lowered `max_failures`), the
+/// account is locked until `lock_until` so that it cannot stay locked forever. Call inside a write
+/// transaction and commit before checking the password.
 pub async fn reserve_signin_attempt(
     conn: &mut Conn,
     user_id: &str,
     max_failures: i64,
     now: i64,
+    lock_until: i64,
 ) -> Result<bool> {
-    // An expired lock starts a fresh count.
-    sqlx::query(
-        "UPDATE users SET failed_attempts = 0, locked_until = NULL \
-         WHERE id = $1 AND locked_until IS NOT NULL AND locked_until <= $2",
-    )
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
     let limit = if max_failures <= 0 {
         i64::MAX
     } else {
         max_failures
     };
     let r = sqlx::query(
-        "UPDATE users SET failed_attempts = failed_attempts + 1 \
-         WHERE id = $1 AND failed_attempts < $2 AND (locked_until IS NULL OR locked_until <= $3)",
+        "UPDATE users SET \
+           failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 \
+                                  THEN 1 ELSE failed_attempts + 1 END, \
+           locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= $3 \
+                               THEN NULL ELSE locked_until END \
+         WHERE id = $1 AND ( \
+           (locked_until IS NOT NULL AND locked_until <= $3) \
+           OR (locked_until IS NULL AND failed_attempts < $2))",
     )
     .bind(user_id)
     .bind(limit)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(r.rows_affected() == 1)
+    if r.rows_affected() == 1 {
+        return Ok(true);
+    }
+    if max_failures > 0 {
+        sqlx::query(
+            "UPDATE users SET locked_until = $1 \
+             WHERE id = $2 AND locked_until IS NULL AND failed_attempts >= $3",
+        )
+        .bind(lock_until)
+        .bind(user_id)
+        .bind(max_failures)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(false)
 }
 
 /// A reserved attempt succeeded: clears the failure count and any lock.

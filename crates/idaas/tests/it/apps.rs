@@ -358,12 +358,39 @@ async fn run_key_rotation(idp: Idp) {
         "next is published beside active"
     );
     let next_id = next["id"].as_str().unwrap();
-    let (st, k) = send(idp.api(
+    // Just published: SPs had no time to fetch it; promotion needs the wait or `force` (audited).
+    let (st, body) = send(idp.api(
         reqwest::Method::POST,
         &format!("/signing-keys/{next_id}/activate"),
     ))
     .await;
+    assert_eq!(st, 400, "{body}");
+    assert!(body.to_string().contains("force"), "{body}");
+    let (st, k) = send(idp.api(
+        reqwest::Method::POST,
+        &format!("/signing-keys/{next_id}/activate?force=true"),
+    ))
+    .await;
     assert_eq!(st, 200);
+    {
+        let mut conn = idp.srv.services.store.read().await.unwrap();
+        let events = idaas::store::audit::query(
+            &mut conn,
+            Some(&idp.iid),
+            &idaas::audit::AuditQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let activation = events
+            .items
+            .iter()
+            .find(|e| e.action.ends_with("signing_key:activate"))
+            .expect("activation audited");
+        assert_eq!(activation.detail["forced"], true, "{:?}", activation.detail);
+    }
     assert_eq!(k["state"], "active");
     let (_, keys) = send(idp.api(reqwest::Method::GET, "/signing-keys")).await;
     assert!(
@@ -399,3 +426,75 @@ async fn run_key_rotation(idp: Idp) {
     idp.stop().await;
 }
 crate::both_idps!(signing_key_rotation, run_key_rotation);
+
+/// The whole rotation on an injected clock: `next` is published, promotion waits for the minimum
+/// publication time (24 h by default), then the retired key is removed from metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rotation_waits_for_publication() {
+    use idaas::signing_key::{KeyAlgorithm, KeyState};
+    use std::sync::Arc;
+    let tdb = crate::support::test_db(crate::support::Backend::Sqlite)
+        .await
+        .unwrap();
+    let store = idaas::store::Store::new(tdb.db.clone());
+    store.migrate().await.unwrap();
+    let clock = Arc::new(idaas::ManualClock::new(1_800_000_000));
+    let s = idaas::Services::new(
+        idaas::Config::for_tests(tdb.url.clone()),
+        "http://localhost".into(),
+        store,
+        clock.clone(),
+    )
+    .unwrap();
+    let a = idaas::audit::Actor::system();
+    let inst = s
+        .create_instance(&a, "Acme".to_owned().try_into().unwrap(), None, None)
+        .await
+        .unwrap();
+    let alg = KeyAlgorithm::RsaSha256;
+    let old = s.active_signing_key(&inst.id, alg).await.unwrap().stored.id;
+    let next = s.create_next_signing_key(&inst.id, &a, alg).await.unwrap();
+    assert_eq!(
+        s.published_certificates(&inst.id, alg).await.unwrap().len(),
+        2
+    );
+    clock.advance(24 * 3600 - 1);
+    assert!(matches!(
+        s.promote_signing_key(&inst.id, &a, &next.id, false).await,
+        Err(idaas::error::Error::Invalid(_))
+    ));
+    clock.advance(1);
+    let k = s
+        .promote_signing_key(&inst.id, &a, &next.id, false)
+        .await
+        .unwrap();
+    assert_eq!(k.state, KeyState::Active);
+    let keys = s.list_signing_keys(&inst.id).await.unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k.id == old && k.state == KeyState::Retired)
+    );
+    assert_eq!(
+        s.published_certificates(&inst.id, alg).await.unwrap().len(),
+        2,
+        "the retired key stays published until removed"
+    );
+    // Step 3: remove the retired key; it is no longer published, and is gone for good.
+    assert!(
+        s.remove_signing_key(&inst.id, &a, &next.id).await.is_err(),
+        "active key stays"
+    );
+    s.remove_signing_key(&inst.id, &a, &old).await.unwrap();
+    assert_eq!(
+        s.published_certificates(&inst.id, alg).await.unwrap().len(),
+        1
+    );
+    assert!(matches!(
+        s.remove_signing_key(&inst.id, &a, &old).await,
+        Err(idaas::error::Error::NotFound(_))
+    ));
+    assert_eq!(
+        s.active_signing_key(&inst.id, alg).await.unwrap().stored.id,
+        next.id
+    );
+}

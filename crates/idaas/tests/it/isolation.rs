@@ -295,3 +295,145 @@ both_servers!(applications_stay_in_their_instance, |srv| {
     .await;
     assert_eq!(status, 200, "B still has its application");
 });
+
+/// A session of instance A, presented under A's and under B's cookie name, yields no assertion
+/// for an application of B: not at B's SSO endpoint, not when continuing a request parked at B,
+/// not from B's portal.
+async fn run_sso_sessions_stay_in_their_instance(idp: crate::signin::Idp) {
+    use crate::saml_negative::{SP_ACS, SP_ENTITY, authn_request, redirect_path, sso_path};
+    use crate::signin::{PASSWORD, input_value};
+    use base64::Engine;
+    idp.user("alice").await;
+    let srv = &idp.srv;
+    let a = idp.iid.clone();
+    let (b, token_b) = srv.instance_with_token("B").await;
+    // An application of B that allows everything A's session could want: all users, IdP-initiated.
+    let pb = |path: &str| format!("/api/v1/instances/{b}{path}");
+    let (st, app) = send(
+        srv.with_token(&token_b, Method::POST, &pb("/apps"))
+            .json(&json!({ "template_id": "apt_saml2_standard", "name": "B app" })),
+    )
+    .await;
+    assert_eq!(st, 201, "{app}");
+    let app_b = app["id"].as_str().unwrap().to_owned();
+    let (st, body) = send(
+        srv.with_token(&token_b, Method::PATCH, &pb(&format!("/apps/{app_b}")))
+            .json(&json!({ "authorization_type": "default_all", "saml": {
+                "sp_entity_id": SP_ENTITY, "acs_url": SP_ACS,
+                "init_login_type": "idaas_or_app_init_sso" } })),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    // Alice signs in to A; her session token is read from the Set-Cookie header.
+    let browser = idp.browser();
+    let signed = browser.sign_in(&a, "alice", PASSWORD, None).await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let prefix = format!("gh_session_{a}=");
+    let token = signed
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&prefix))
+        .map(|v| v.split(';').next().unwrap().to_owned())
+        .expect("session cookie");
+    let portal = browser.get(&format!("/i/{a}/portal")).await;
+    let csrf_a = input_value(&portal.body, "csrf").unwrap();
+    let cookie = format!("gh_session_{a}={token}; gh_session_{b}={token}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let no_assertion = |what: &str, status: u16, body: &str| {
+        assert!(
+            !body.contains("SAMLResponse"),
+            "{what}: an assertion for B from A's session ({status}): {body}"
+        );
+    };
+    // 1. B's SSO endpoint (Redirect binding).
+    let xml = authn_request("_x1", SP_ENTITY, Some(SP_ACS), "", "");
+    let resp = client
+        .get(srv.url(&redirect_path(&app_b, &xml, None)))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    no_assertion("sso", status, &resp.text().await.unwrap());
+    assert_eq!(status, 303);
+    assert!(
+        location
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("/i/{b}/login")),
+        "{location:?}"
+    );
+    // 2. A request parked at B, continued with A's session.
+    let value = base64::engine::general_purpose::STANDARD.encode(authn_request(
+        "_x2",
+        SP_ENTITY,
+        Some(SP_ACS),
+        "",
+        "",
+    ));
+    let parked = client
+        .post(srv.url(&sso_path(&app_b)))
+        .form(&[("SAMLRequest", value.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parked.status().as_u16(), 303);
+    let cont = parked.headers()["location"].to_str().unwrap().to_owned();
+    assert!(cont.starts_with(&format!("/i/{b}/sso/")), "{cont}");
+    let resp = client
+        .get(srv.url(&cont))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    no_assertion("continue", status, &resp.text().await.unwrap());
+    assert_eq!(status, 303, "sent to B's sign-in");
+    // The same parked request through A's path: unknown there.
+    let pending = cont.rsplit('/').next().unwrap();
+    let resp = client
+        .get(srv.url(&format!("/i/{a}/sso/{pending}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    no_assertion("continue via A", status, &resp.text().await.unwrap());
+    assert_eq!(status, 410);
+    // 3. B's portal launch (with A's valid CSRF token).
+    let resp = client
+        .post(srv.url(&format!("/i/{b}/portal/apps/{app_b}/launch")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf_a.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    no_assertion("launch", status, &resp.text().await.unwrap());
+    assert!(matches!(status, 303 | 401 | 403), "{status}");
+    // A's own launch path for B's application: not found in A.
+    let resp = client
+        .post(srv.url(&format!("/i/{a}/portal/apps/{app_b}/launch")))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf_a.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    no_assertion("launch via A", status, &resp.text().await.unwrap());
+    assert_eq!(status, 404);
+    idp.stop().await;
+}
+crate::both_idps!(
+    sso_sessions_stay_in_their_instance,
+    run_sso_sessions_stay_in_their_instance
+);

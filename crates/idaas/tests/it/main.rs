@@ -16,3 +16,5 @@ mod portal;
 mod saml_interop;
 mod saml_negative;
 mod signin;
+// Review fixes.
+mod atomicity;

@@ -12,11 +12,12 @@ async fn run_portal(idp: Idp) {
     let visible = saml_app(
         &idp,
         json!({ "sp_entity_id": SP_ENTITY, "acs_url": SP_ACS, "default_relay_state": "https://sp.example/home",
+                "init_login_type": "idaas_or_app_init_sso",
                 "optional_relay_states": [{ "display_name": "Billing", "relay_state": "https://sp.example/billing" }] }),
         "default_all",
     )
     .await;
-    let hidden = saml_app(&idp, json!({ "sp_entity_id": "https://hidden.example", "acs_url": "https://hidden.example/acs" }), "authorize_required").await;
+    let hidden = saml_app(&idp, json!({ "sp_entity_id": "https://hidden.example", "acs_url": "https://hidden.example/acs", "init_login_type": "idaas_or_app_init_sso" }), "authorize_required").await;
     let sso_off = saml_app(
         &idp,
         json!({ "sp_entity_id": "https://off.example", "acs_url": "https://off.example/acs" }),
@@ -34,9 +35,32 @@ async fn run_portal(idp: Idp) {
         "default_all",
     )
     .await;
+    // IdP-initiated SSO is opt-in: a new application without a choice accepts only SP-initiated.
+    let by_default = saml_app(
+        &idp,
+        json!({ "sp_entity_id": "https://default.example", "acs_url": "https://default.example/acs" }),
+        "default_all",
+    )
+    .await;
+    let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{by_default}"))).await;
+    assert_eq!(app["saml"]["init_login_type"], "only_app_init_sso", "{app}");
     let b = idp.browser();
     b.sign_in(&idp.iid, "alice", PASSWORD, None).await;
     let portal = b.get(&format!("/i/{}/portal", idp.iid)).await;
+    let card = |id: &str| {
+        let at = portal.body.find(&format!("data-app-id=\"{id}\"")).unwrap();
+        portal.body[at..at + portal.body[at..].find("</div>").unwrap()].to_owned()
+    };
+    assert!(card(&visible).contains("/launch"), "{}", card(&visible));
+    let default_card = card(&by_default);
+    assert!(!default_card.contains("/launch"), "{default_card}");
+    assert!(default_card.contains("Open this application from the application itself"));
+    let only_card = card(&app_only);
+    assert!(!only_card.contains("/launch"), "{only_card}");
+    assert!(
+        only_card.contains("href=\"https://apponly.example/start\""),
+        "{only_card}"
+    );
     assert_eq!(portal.status, 200);
     assert!(portal.body.contains(&format!("data-app-id=\"{visible}\"")));
     assert!(portal.body.contains(&format!("data-app-id=\"{app_only}\"")));
@@ -80,6 +104,10 @@ async fn run_portal(idp: Idp) {
         b.post(&launch(&sso_off), &[("csrf", &csrf)]).await.status,
         403
     );
+    // Not opted in and no InitLoginUrl: a launch yields no assertion.
+    let page = b.post(&launch(&by_default), &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, 409, "{}", page.body);
+    assert!(!page.body.contains("SAMLResponse"));
     // App-initiated only: the portal sends the user to the app's sign-in URL instead.
     let page = b.post(&launch(&app_only), &[("csrf", &csrf)]).await;
     assert_eq!(page.status, 303);
@@ -226,6 +254,49 @@ async fn run_console_step1(idp: Idp) {
     assert_eq!(after.status, 200);
     assert!(after.body.contains("Saved."), "{}", after.body);
     assert!(!b.get(&tab_path).await.body.contains("Saved."));
+    // IdP-initiated SSO is off until chosen in the form; then the API shows the choice.
+    let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{app_id}"))).await;
+    assert_eq!(app["saml"]["init_login_type"], "only_app_init_sso");
+    assert!(
+        after.body.contains("value=\"only_app_init_sso\" checked"),
+        "{}",
+        after.body
+    );
+    let csrf = input_value(&after.body, "csrf").unwrap();
+    let saved = b
+        .post(
+            &tab_path,
+            &[
+                ("csrf", &csrf),
+                ("sso_enabled", "1"),
+                (
+                    "acs_url",
+                    "https://signin-cn-shanghai.alibabacloudsso.com/saml/acs/6f1b",
+                ),
+                (
+                    "sp_entity_id",
+                    "https://signin-cn-shanghai.alibabacloudsso.com/saml/sp/d-0001",
+                ),
+                ("application_account", "username"),
+                ("init_login_type", "idaas_or_app_init_sso"),
+                (
+                    "init_login_url",
+                    "https://signin-cn-shanghai.alibabacloudsso.com/start",
+                ),
+                ("authorization_type", "default_all"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let (_, app) = send(idp.api(reqwest::Method::GET, &format!("/apps/{app_id}"))).await;
+    assert_eq!(
+        app["saml"]["init_login_type"], "idaas_or_app_init_sso",
+        "{app}"
+    );
+    assert_eq!(
+        app["saml"]["init_login_url"],
+        "https://signin-cn-shanghai.alibabacloudsso.com/start"
+    );
     // The Applications list labels the switches.
     let list = b.get(&format!("/i/{}/console/apps", idp.iid)).await;
     assert!(

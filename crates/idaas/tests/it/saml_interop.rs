@@ -290,6 +290,7 @@ async fn setup() -> Option<Ctx> {
             "sp_entity_id": SP,
             "acs_url": ACS,
             "default_relay_state": "https://sp.example/home",
+            "init_login_type": "idaas_or_app_init_sso",
             "attribute_statements": [
                 { "name": "email", "value_expression": "user.email" },
                 { "name": "displayName", "value_expression": "user.displayName" },
@@ -549,7 +550,10 @@ async fn ecdsa_and_rotated_keys_verify_with_xmlsec1() {
     assert_eq!(st, 201, "{next}");
     let (st, _) = crate::support::send(c.idp.api(
         reqwest::Method::POST,
-        &format!("/signing-keys/{}/activate", next["id"].as_str().unwrap()),
+        &format!(
+            "/signing-keys/{}/activate?force=true",
+            next["id"].as_str().unwrap()
+        ),
     ))
     .await;
     assert_eq!(st, 200);

@@ -44,12 +44,22 @@ pub fn authn_request(
     let acs = acs
         .map(|a| format!(" AssertionConsumerServiceURL=\"{a}\""))
         .unwrap_or_default();
+    let now = now_instant(0);
     format!(
         "<samlp:AuthnRequest xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\" xmlns:saml=\"urn:oasis:names:tc:SAML:2.0:assertion\" \
-         ID=\"{id}\" Version=\"2.0\" IssueInstant=\"2026-01-01T00:00:00Z\" \
+         ID=\"{id}\" Version=\"2.0\" IssueInstant=\"{now}\" \
          ProtocolBinding=\"urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST\"{acs}{attrs}>\
          <saml:Issuer>{issuer}</saml:Issuer>{inner}</samlp:AuthnRequest>"
     )
+}
+
+/// Now plus `offset_secs`, as an xs:dateTime in UTC.
+pub fn now_instant(offset_secs: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs);
+    t.replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 pub fn sso_path(app_id: &str) -> String {
@@ -169,8 +179,13 @@ async fn run_sso_rules(idp: Idp) {
         400,
     );
     // … and a POST body above the server's body limit.
+    // (On its own connection: the server closes it mid-upload, which must not break the next
+    // request of `b` on a pooled connection.)
     let huge = "A".repeat(2 * 1024 * 1024);
-    let page = b.post(&sso_path(&app), &[("SAMLRequest", &huge)]).await;
+    let page = idp
+        .browser()
+        .post(&sso_path(&app), &[("SAMLRequest", &huge)])
+        .await;
     assert!(page.status == 413 || page.status == 400, "{}", page.status);
     let not_deflate = STANDARD.encode(b"this is not deflate data at all");
     assert_refused(
@@ -563,14 +578,36 @@ async fn run_user_rules(idp: Idp) {
             .status,
         401
     );
-    // A locked user cannot sign in to answer a parked request.
+    // A locked user cannot sign in to answer a parked request. The request is parked first (POST
+    // binding), the browser is sent to sign in with the parked request as `continue`.
     let anon = idp.browser();
+    let value = STANDARD.encode(authn_request("_u7", SP_ENTITY, None, "", ""));
+    let parked = anon.post(&sso_path(&app), &[("SAMLRequest", &value)]).await;
+    assert_eq!(parked.status, 303, "{}", parked.body);
+    let cont = parked.location.clone().unwrap();
+    assert!(cont.starts_with(&format!("/i/{}/sso/", idp.iid)), "{cont}");
+    let to_login = anon.get(&cont).await;
+    assert_eq!(to_login.status, 303);
+    let login_at = to_login.location.unwrap();
+    assert!(
+        login_at.starts_with(&format!("/i/{}/login?continue=", idp.iid)),
+        "{login_at}"
+    );
     for _ in 0..5 {
-        anon.sign_in(&idp.iid, "alice", "wrong", None).await;
+        anon.sign_in(&idp.iid, "alice", "wrong", Some(&cont)).await;
     }
-    let p = anon.sign_in(&idp.iid, "alice", PASSWORD, None).await;
+    let p = anon.sign_in(&idp.iid, "alice", PASSWORD, Some(&cont)).await;
     assert_eq!(p.status, 401);
     assert!(p.body.contains("locked"));
+    // The parked request is still unanswered: continuing it sends the browser to sign in again.
+    let again = anon.get(&cont).await;
+    assert_refused(&again, 303);
+    assert!(
+        again
+            .location
+            .unwrap()
+            .starts_with(&format!("/i/{}/login", idp.iid))
+    );
     idp.stop().await;
 }
 crate::both_idps!(sso_user_rules, run_user_rules);
@@ -640,8 +677,169 @@ async fn run_signed_requests(idp: Idp) {
         &b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await,
         400,
     );
+    // POST binding: a valid enveloped signature is accepted (parked, then answered) ...
+    let post = |xml: String| STANDARD.encode(xml);
+    let page = b
+        .post(
+            &sso_path(&app),
+            &[("SAMLRequest", &post(enveloped("_p1", &sp_key, &sp_cert)))],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let page = b.follow(page).await;
+    assert!(saml_post_form(&page.body).is_some(), "{}", page.body);
+    // ... a signature by another key, or a valid one over altered content, is refused.
+    let other_cert = saml::key::Certificate::self_signed(
+        &other_key,
+        "other",
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
+    assert_refused(
+        &b.post(
+            &sso_path(&app),
+            &[(
+                "SAMLRequest",
+                &post(enveloped("_p2", &other_key, &other_cert)),
+            )],
+        )
+        .await,
+        400,
+    );
+    let altered =
+        enveloped("_p3", &sp_key, &sp_cert).replace(SP_ENTITY, "https://sp.example/meta#");
+    assert_refused(
+        &b.post(&sso_path(&app), &[("SAMLRequest", &post(altered))])
+            .await,
+        400,
+    );
     idp.stop().await;
 }
+
+/// A POST-binding AuthnRequest of SP_ENTITY with an enveloped signature by `key`.
+fn enveloped(id: &str, key: &saml::key::SigningKey, cert: &saml::key::Certificate) -> String {
+    use saml::xml::writer::Element;
+    let mut el = Element::new("samlp", "AuthnRequest")
+        .attr("ID", id.to_owned())
+        .attr("Version", "2.0")
+        .attr("IssueInstant", now_instant(0))
+        .attr(
+            "ProtocolBinding",
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST",
+        )
+        .child(Element::new("saml", "Issuer").text(SP_ENTITY));
+    let alg = if key.supports(saml::algorithm::SignatureAlgorithm::RsaSha256) {
+        saml::algorithm::SignatureAlgorithm::RsaSha256
+    } else {
+        saml::algorithm::SignatureAlgorithm::EcdsaSha256
+    };
+    saml::dsig::sign_enveloped(
+        &mut el,
+        id,
+        1,
+        key,
+        cert,
+        alg,
+        saml::algorithm::DigestAlgorithm::Sha256,
+    )
+    .unwrap();
+    el.to_xml()
+}
+
+/// An AuthnRequest of SP_ENTITY issued at `instant`, with extra root attributes `attrs`.
+fn request_at(id: &str, instant: &str, attrs: &str) -> String {
+    authn_request(id, SP_ENTITY, Some(SP_ACS), attrs, "").replacen(
+        &format!("IssueInstant=\"{}\"", now_instant(0)),
+        &format!("IssueInstant=\"{instant}\""),
+        1,
+    )
+}
+
+/// Destination, IssueInstant window, replay cache (and its maintenance), and signatures that
+/// cannot be verified because no SP certificate is configured.
+async fn run_request_checks(idp: Idp) {
+    idp.user("alice").await;
+    let app = saml_app(
+        &idp,
+        json!({ "sp_entity_id": SP_ENTITY, "acs_url": SP_ACS }),
+        "default_all",
+    )
+    .await;
+    let b = signed_in(&idp, "alice").await;
+    let ours = format!("{}{}", idp.srv.base, sso_path(&app));
+    let get = |xml: String| {
+        let path = redirect_path(&app, &xml, None);
+        let b = &b;
+        async move { b.get(&path).await }
+    };
+    // Destination: ours is accepted, another is refused.
+    let page = get(request_at(
+        "_d1",
+        &now_instant(0),
+        &format!(" Destination=\"{ours}\""),
+    ))
+    .await;
+    assert!(saml_post_form(&page.body).is_some(), "{}", page.body);
+    let page = get(request_at(
+        "_d2",
+        &now_instant(0),
+        " Destination=\"https://idp.example/elsewhere\"",
+    ))
+    .await;
+    assert_refused(&page, 400);
+    assert!(page.body.contains("another destination"));
+    // IssueInstant: a little old is fine; too old or in the future (beyond the skew) is not.
+    let page = get(request_at("_t1", &now_instant(-200), "")).await;
+    assert!(saml_post_form(&page.body).is_some(), "{}", page.body);
+    assert_refused(&get(request_at("_t2", &now_instant(-900), "")).await, 400);
+    assert_refused(&get(request_at("_t3", &now_instant(600), "")).await, 400);
+    // Replay: the same request ID again is refused, even from a fresh request text.
+    let page = get(request_at("_r1", &now_instant(0), "")).await;
+    assert!(saml_post_form(&page.body).is_some(), "{}", page.body);
+    let page = get(request_at("_r1", &now_instant(-1), "")).await;
+    assert_refused(&page, 400);
+    assert!(page.body.contains("replay"), "{}", page.body);
+    // Maintenance forgets IDs whose requests would be refused as too old anyway.
+    {
+        let mut conn = idp.srv.services.store.read().await.unwrap();
+        sqlx::query("UPDATE authn_request_ids SET expires_at = 1 WHERE request_id = '_t1'")
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    }
+    let report = idp.srv.services.run_maintenance_once().await.unwrap();
+    assert_eq!(report.authn_request_ids_deleted, 1);
+    assert_refused(&get(request_at("_r1", &now_instant(0), "")).await, 400);
+    // A Redirect signature is never ignored: without an SP certificate it cannot be verified.
+    let key = saml::key::SigningKey::generate_ecdsa_p256().unwrap();
+    let q = saml::binding::encode_redirect(
+        saml::binding::MessageParam::Request,
+        &request_at("_g1", &now_instant(0), ""),
+        None,
+        Some((&key, saml::algorithm::SignatureAlgorithm::EcdsaSha256)),
+    )
+    .unwrap();
+    let page = b.get(&format!("{}?{q}", sso_path(&app))).await;
+    assert_refused(&page, 400);
+    assert!(page.body.contains("no certificate"), "{}", page.body);
+    // Nor is an enveloped POST signature.
+    let now = time::OffsetDateTime::now_utc();
+    let cert = saml::key::Certificate::self_signed(
+        &key,
+        "sp",
+        now - time::Duration::days(1),
+        now + time::Duration::days(30),
+    )
+    .unwrap();
+    let value = STANDARD.encode(enveloped("_g2", &key, &cert));
+    assert_refused(
+        &b.post(&sso_path(&app), &[("SAMLRequest", &value)]).await,
+        400,
+    );
+    idp.stop().await;
+}
+crate::both_idps!(sso_request_checks, run_request_checks);
 crate::both_idps!(sso_signed_requests, run_signed_requests);
 
 #[allow(unused)]

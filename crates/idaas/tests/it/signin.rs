@@ -30,7 +30,16 @@ impl Idp {
         backend: Backend,
         tweak: impl FnOnce(&mut InstanceSettings),
     ) -> Option<Idp> {
-        let srv = TestServer::start(backend).await?;
+        Self::start_configured(backend, |_| {}, tweak).await
+    }
+
+    /// Like [`Idp::start_with`], also tweaking the server configuration.
+    pub async fn start_configured(
+        backend: Backend,
+        config: impl FnOnce(&mut idaas::Config),
+        tweak: impl FnOnce(&mut InstanceSettings),
+    ) -> Option<Idp> {
+        let srv = TestServer::start_with(backend, config).await?;
         let (iid, token) = srv.instance_with_token("Acme").await;
         let mut settings = InstanceSettings::default();
         settings.password_policy.force_change_on_first_signin = false;
@@ -419,25 +428,32 @@ async fn run_lockout_race(idp: Idp) {
         let url = b.url(&format!("/i/{}/login", idp.iid));
         let csrf = csrf.clone();
         tasks.push(tokio::spawn(async move {
-            client
+            let resp = client
                 .post(url)
                 .form(&[("username", "bob"), ("password", "wrong!"), ("csrf", &csrf)])
                 .send()
                 .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
+                .unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.text().await.unwrap())
         }));
     }
     let mut locked = 0;
     let mut wrong = 0;
-    for t in tasks {
-        let body = t.await.unwrap();
-        if body.contains("locked") {
-            locked += 1;
-        } else if body.contains("wrong user name or password") {
-            wrong += 1;
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (status, body) = t.await.unwrap();
+        assert!(
+            status < 500,
+            "attempt {i}: server error {status} (the race must never fail a request): {body}"
+        );
+        assert_eq!(status, 401, "attempt {i}: unexpected status: {body}");
+        match (
+            body.contains("locked after too many failed attempts"),
+            body.contains("wrong user name or password"),
+        ) {
+            (true, false) => locked += 1,
+            (false, true) => wrong += 1,
+            _ => panic!("attempt {i}: neither exactly 'locked' nor 'wrong password': {body}"),
         }
     }
     assert_eq!(wrong, 5, "exactly max_failures attempts were checked");
@@ -472,6 +488,68 @@ crate::both_idps!(
     }
 );
 
+/// The cause of the once-flaky lockout race: a failed attempt re-rendered the form with a NEW login
+/// CSRF cookie, so submissions of the same browser already in flight (parallel requests, a second
+/// tab) failed with 403 "form expired" instead of being counted as attempts.
+async fn run_failed_attempt_keeps_other_forms_valid(idp: Idp) {
+    idp.user("erin").await;
+    let b = idp.browser();
+    let first = b.get(&format!("/i/{}/login", idp.iid)).await;
+    let csrf = input_value(&first.body, "csrf").unwrap();
+    // A second tab opened before the failure.
+    let second = b.get(&format!("/i/{}/login", idp.iid)).await;
+    let csrf2 = input_value(&second.body, "csrf").unwrap();
+    assert_eq!(
+        csrf, csrf2,
+        "an open form's token is not rotated by another form"
+    );
+    let p = b
+        .post(
+            &format!("/i/{}/login", idp.iid),
+            &[
+                ("username", "erin"),
+                ("password", "wrong!"),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 401, "{}", p.body);
+    let p = b
+        .post(
+            &format!("/i/{}/login", idp.iid),
+            &[
+                ("username", "erin"),
+                ("password", PASSWORD),
+                ("csrf", &csrf2),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303, "the other form still works: {}", p.body);
+    // A token that is not one we issue is not echoed back: a fresh one is issued.
+    let other = Browser::new(&idp.srv.base);
+    let page = other
+        .client
+        .get(other.url(&format!("/i/{}/login", idp.iid)))
+        .header(
+            "cookie",
+            format!("gh_login_csrf_{}=attacker-chosen", idp.iid),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let fresh = input_value(&page, "csrf").unwrap();
+    assert!(fresh.starts_with("lcsrf_") && fresh.len() > 40, "{fresh}");
+    idp.stop().await;
+}
+
+crate::both_idps!(
+    failed_attempt_keeps_other_forms_valid,
+    run_failed_attempt_keeps_other_forms_valid
+);
+
 async fn run_rate_limit(idp: Idp) {
     idp.user("carol").await;
     let b = idp.browser();
@@ -493,6 +571,69 @@ crate::both_idps!(
         s.rate_limit_per_minute = 3;
     }
 );
+
+/// Sign-in attempts from `forwarded_for` (as the X-Forwarded-For header) until refused; the status
+/// of each of `n` attempts.
+async fn statuses_from(idp: &Idp, forwarded_for: &str, n: usize) -> Vec<u16> {
+    let b = idp.browser();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let login = b.get(&format!("/i/{}/login", idp.iid)).await;
+        let csrf = input_value(&login.body, "csrf").unwrap();
+        let resp = b
+            .client
+            .post(b.url(&format!("/i/{}/login", idp.iid)))
+            .header("x-forwarded-for", forwarded_for)
+            .form(&[("username", "carol"), ("password", "nope"), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        out.push(resp.status().as_u16());
+    }
+    out
+}
+
+fn three_per_minute(s: &mut InstanceSettings) {
+    s.rate_limit_per_minute = 3;
+}
+
+/// Behind a trusted proxy the limit is per forwarded client address (rightmost untrusted hop).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_uses_forwarded_for_from_trusted_proxy() {
+    let Some(idp) = Idp::start_configured(
+        Backend::Sqlite,
+        |c| c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()],
+        three_per_minute,
+    )
+    .await
+    else {
+        return;
+    };
+    idp.user("carol").await;
+    assert_eq!(
+        statuses_from(&idp, "198.51.100.1", 4).await,
+        [401, 401, 401, 429]
+    );
+    // Another client behind the same proxy has its own budget, whatever it puts further left.
+    assert_eq!(
+        statuses_from(&idp, "198.51.100.1, 198.51.100.2", 3).await,
+        [401, 401, 401]
+    );
+    idp.stop().await;
+}
+
+/// Without trusted proxies a forged X-Forwarded-For does not escape the per-address limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_ignores_forwarded_for_from_untrusted_peer() {
+    let Some(idp) = Idp::start_configured(Backend::Sqlite, |_| {}, three_per_minute).await else {
+        return;
+    };
+    idp.user("carol").await;
+    let mut all = statuses_from(&idp, "198.51.100.1", 2).await;
+    all.extend(statuses_from(&idp, "198.51.100.2", 2).await);
+    assert_eq!(all, [401, 401, 401, 429]);
+    idp.stop().await;
+}
 
 fn now() -> u64 {
     std::time::SystemTime::now()
