@@ -273,14 +273,15 @@ mod service {
             .await
         }
 
-        /// `DeleteAccessAssignment`: enqueues the task.
+        /// `DeleteAccessAssignment`: enqueues the task. The principal is not looked up: an
+        /// assignment of a principal that no longer exists can still be removed.
         pub async fn delete_access_assignment(
             &self,
             actor: &Actor,
             directory: &Directory,
             req: &AssignmentRequest,
         ) -> Result<Task> {
-            self.check_assignment_request(directory, req).await?;
+            self.check_assignment_target(directory, req).await?;
             self.enqueue_task(
                 actor,
                 &directory.id,
@@ -297,6 +298,17 @@ mod service {
             directory: &Directory,
             req: &AssignmentRequest,
         ) -> Result<()> {
+            self.check_assignment_target(directory, req).await?;
+            self.check_principal(&directory.id, req.principal_type, &req.principal_id)
+                .await
+        }
+
+        /// Checks the target type, access configuration and account of a request.
+        async fn check_assignment_target(
+            &self,
+            directory: &Directory,
+            req: &AssignmentRequest,
+        ) -> Result<()> {
             if let Some(t) = &req.target_type
                 && t != "RD-Account"
             {
@@ -305,8 +317,7 @@ mod service {
             self.access_configuration(&directory.id, &req.access_configuration_id)
                 .await?;
             self.cloud_account(&directory.id, &req.target_id).await?;
-            self.check_principal(&directory.id, req.principal_type, &req.principal_id)
-                .await
+            Ok(())
         }
 
         /// `ProvisionAccessConfiguration` / `DeprovisionAccessConfiguration`: enqueues the task.
@@ -441,21 +452,39 @@ mod service {
             match task.task_type {
                 TaskType::CreateAccessAssignment => {
                     let (ac, account) = ac_and_account().await?;
-                    let provisioned = {
-                        let mut conn = self.store.read().await?;
-                        store::access::get_provisioning(&mut conn, &ac.id, &account.id).await?
-                    };
-                    if provisioned.is_none() {
-                        self.provision(&ac, &account).await?;
-                    }
                     let principal_type = task.principal_type.ok_or(Error::NotFound("principal"))?;
                     let principal_id = task
                         .principal_id
                         .clone()
                         .ok_or(Error::NotFound("principal"))?;
-                    self.check_principal(&task.directory_id, principal_type, &principal_id)
-                        .await?;
+                    let cert = self.provisioning_certificate(&ac).await?;
+                    // One transaction: the provisioning (if needed), the principal check and the
+                    // assignment commit together or not at all.
                     let mut tx = self.store.begin_write().await?;
+                    let principal_exists = match principal_type {
+                        PrincipalType::User => {
+                            store::user::get(&mut tx, &task.directory_id, &principal_id)
+                                .await?
+                                .is_some()
+                        }
+                        PrincipalType::Group => {
+                            store::group::get(&mut tx, &task.directory_id, &principal_id)
+                                .await?
+                                .is_some()
+                        }
+                    };
+                    if !principal_exists {
+                        return Err(Error::NotFound(match principal_type {
+                            PrincipalType::User => "user",
+                            PrincipalType::Group => "group",
+                        }));
+                    }
+                    if store::access::get_provisioning(&mut tx, &ac.id, &account.id)
+                        .await?
+                        .is_none()
+                    {
+                        self.provision_in(&mut tx, &ac, &account, &cert).await?;
+                    }
                     store::access::insert_assignment(
                         &mut tx,
                         &task.directory_id,

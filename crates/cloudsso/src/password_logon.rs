@@ -318,6 +318,70 @@ mod service {
             Ok(())
         }
 
+        /// Reserves a logon attempt of `user_id` before its secret is checked (committed, so
+        /// parallel attempts count against each other); `false` when the user is locked or all
+        /// `max_attempts` are in use. Without a limit (0) only an existing lock refuses.
+        async fn reserve_logon_attempt(
+            &self,
+            user_id: &str,
+            max_attempts: i64,
+            now: i64,
+        ) -> Result<bool, LogonError> {
+            if max_attempts <= 0 {
+                let mut conn = self.store.read().await?;
+                let creds = store::user::credentials(&mut conn, user_id).await?;
+                return Ok(creds.and_then(|c| c.locked_until).is_none_or(|u| u <= now));
+            }
+            let mut tx = self.store.begin_write().await?;
+            let reserved =
+                store::user::reserve_attempt(&mut tx, user_id, max_attempts, now).await?;
+            tx.commit().await.map_err(Error::from)?;
+            Ok(reserved.is_some())
+        }
+
+        /// Records a wrong secret for a reserved attempt; returns whether the user is now locked.
+        async fn record_logon_failure(
+            &self,
+            user_id: &str,
+            max_attempts: i64,
+            now: i64,
+        ) -> Result<bool, LogonError> {
+            let mut tx = self.store.begin_write().await?;
+            let locked = if max_attempts <= 0 {
+                store::user::record_failure(&mut tx, user_id, 0, now + LOCK_SECS).await?;
+                false
+            } else {
+                store::user::confirm_failure(&mut tx, user_id, max_attempts, now + LOCK_SECS, now)
+                    .await?
+            };
+            tx.commit().await.map_err(Error::from)?;
+            Ok(locked)
+        }
+
+        /// Gives back a reserved attempt whose secret was right but the logon was refused.
+        async fn release_logon_attempt(
+            &self,
+            user_id: &str,
+            max_attempts: i64,
+        ) -> Result<(), LogonError> {
+            if max_attempts > 0 {
+                let mut tx = self.store.begin_write().await?;
+                store::user::release_attempt(&mut tx, user_id).await?;
+                tx.commit().await.map_err(Error::from)?;
+            }
+            Ok(())
+        }
+
+        /// When the user's lock ends (now plus the lock time while attempts are still in flight).
+        async fn locked_until(&self, user_id: &str, now: i64) -> Result<i64, LogonError> {
+            let mut conn = self.store.read().await?;
+            let creds = store::user::credentials(&mut conn, user_id).await?;
+            Ok(creds
+                .and_then(|c| c.locked_until)
+                .filter(|u| *u > now)
+                .unwrap_or(now + LOCK_SECS))
+        }
+
         async fn audit_logon(
             &self,
             d: &Directory,
@@ -390,7 +454,12 @@ mod service {
             let Some(creds) = creds else {
                 return fail(LogonError::InvalidCredentials, None).await;
             };
-            if let Some(until) = creds.locked_until.filter(|u| *u > now) {
+            let max_attempts = i64::from(directory.password_policy.max_login_attempts);
+            if !self
+                .reserve_logon_attempt(&user.id, max_attempts, now)
+                .await?
+            {
+                let until = self.locked_until(&user.id, now).await?;
                 return fail(LogonError::Locked { until }, Some(user.id)).await;
             }
             let correct = match &creds.password_hash {
@@ -401,30 +470,18 @@ mod service {
                     .await
                     .map_err(internal)?,
             };
-            if !correct || user.status != UserStatus::Enabled {
-                if !correct {
-                    let policy = &directory.password_policy;
-                    let mut tx = self.store.begin_write().await?;
-                    let count = store::user::record_failure(
-                        &mut tx,
-                        &user.id,
-                        i64::from(policy.max_login_attempts),
-                        now + LOCK_SECS,
-                    )
-                    .await?;
-                    tx.commit().await.map_err(Error::from)?;
-                    if policy.max_login_attempts > 0
-                        && count >= i64::from(policy.max_login_attempts)
-                    {
-                        return fail(
-                            LogonError::Locked {
-                                until: now + LOCK_SECS,
-                            },
-                            Some(user.id),
-                        )
-                        .await;
-                    }
+            if !correct {
+                if self
+                    .record_logon_failure(&user.id, max_attempts, now)
+                    .await?
+                {
+                    let until = self.locked_until(&user.id, now).await?;
+                    return fail(LogonError::Locked { until }, Some(user.id)).await;
                 }
+                return fail(LogonError::InvalidCredentials, Some(user.id)).await;
+            }
+            if user.status != UserStatus::Enabled {
+                self.release_logon_attempt(&user.id, max_attempts).await?;
                 return fail(LogonError::InvalidCredentials, Some(user.id)).await;
             }
             let policy = &directory.password_policy;
@@ -433,6 +490,7 @@ mod service {
                     .password_changed_at
                     .is_some_and(|t| t + i64::from(policy.max_password_age) * 86_400 <= now);
             if expired && policy.hard_expire {
+                self.release_logon_attempt(&user.id, max_attempts).await?;
                 return fail(LogonError::PasswordExpired, Some(user.id)).await;
             }
             let needs_mfa = directory.mfa_setting.requires_mfa(user.mfa_required);
@@ -464,7 +522,11 @@ mod service {
                 directory.portal_session_secs
             };
             let mut tx = self.store.begin_write().await?;
-            store::user::clear_failures(&mut tx, &user.id).await?;
+            if !store::user::clear_failures_unless_locked(&mut tx, &user.id, now).await? {
+                drop(tx);
+                let until = self.locked_until(&user.id, now).await?;
+                return fail(LogonError::Locked { until }, Some(user.id)).await;
+            }
             let session = store::session::create(
                 &mut tx,
                 Session {
@@ -484,11 +546,15 @@ mod service {
                 },
             )
             .await?;
-            tx.commit().await.map_err(Error::from)?;
             let actor = Actor::user(user.id.clone(), ip.map(str::to_owned));
-            self.audit_logon(directory, &actor, Some(&user.id), "password", true, serde_json::json!({
-                "user_name": user.user_name, "mfa_pending": needs_mfa, "password_expired": expired,
-            })).await;
+            let ev = NewAuditEvent::new(Some(&directory.id), &actor, "logon", "password")
+                .target("user", &user.id)
+                .detail(serde_json::json!({
+                    "user_name": user.user_name, "mfa_pending": needs_mfa,
+                    "password_expired": expired,
+                }));
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await.map_err(Error::from)?;
             Ok(PasswordLogon {
                 session,
                 step,
@@ -521,7 +587,12 @@ mod service {
                 store::user::credentials(&mut conn, &user_id).await?
             }
             .ok_or(LogonError::NoPendingLogon)?;
-            if let Some(until) = creds.locked_until.filter(|u| *u > now) {
+            let max_attempts = i64::from(directory.password_policy.max_login_attempts);
+            if !self
+                .reserve_logon_attempt(&user_id, max_attempts, now)
+                .await?
+            {
+                let until = self.locked_until(&user_id, now).await?;
                 return Err(LogonError::Locked { until });
             }
             let binding = session.pending_totp_enc.is_some();
@@ -540,15 +611,9 @@ mod service {
             let step = match mfa::verify(&secret, code, now.max(0) as u64, last) {
                 Ok(step) => step as i64,
                 Err(e) => {
-                    let mut tx = self.store.begin_write().await?;
-                    store::user::record_failure(
-                        &mut tx,
-                        &user_id,
-                        i64::from(directory.password_policy.max_login_attempts),
-                        now + LOCK_SECS,
-                    )
-                    .await?;
-                    tx.commit().await.map_err(Error::from)?;
+                    let locked = self
+                        .record_logon_failure(&user_id, max_attempts, now)
+                        .await?;
                     self.audit_logon(
                         directory,
                         &actor,
@@ -558,10 +623,19 @@ mod service {
                         serde_json::json!({ "reason": e.to_string() }),
                     )
                     .await;
+                    if locked {
+                        let until = self.locked_until(&user_id, now).await?;
+                        return Err(LogonError::Locked { until });
+                    }
                     return Err(LogonError::WrongCode);
                 }
             };
             let mut tx = self.store.begin_write().await?;
+            if !store::user::clear_failures_unless_locked(&mut tx, &user_id, now).await? {
+                drop(tx);
+                let until = self.locked_until(&user_id, now).await?;
+                return Err(LogonError::Locked { until });
+            }
             if binding {
                 store::user::set_totp(&mut tx, &user_id, Some(&sealed), Some(step), now).await?;
             } else if !store::user::advance_totp_step(&mut tx, &user_id, step).await? {
@@ -575,17 +649,15 @@ mod service {
                 .execute(&mut *tx)
                 .await
                 .map_err(Error::from)?;
-            store::user::clear_failures(&mut tx, &user_id).await?;
-            tx.commit().await.map_err(Error::from)?;
-            self.audit_logon(
-                directory,
+            let ev = NewAuditEvent::new(
+                Some(&directory.id),
                 &actor,
-                Some(&user_id),
+                "logon",
                 if binding { "mfa_bind" } else { "mfa" },
-                true,
-                serde_json::json!({}),
             )
-            .await;
+            .target("user", &user_id);
+            store::audit::append(&mut tx, &ev, now).await?;
+            tx.commit().await.map_err(Error::from)?;
             Ok(())
         }
 
@@ -629,12 +701,10 @@ mod service {
             if !ok {
                 return Err(Error::invalid("current_password", "is wrong"));
             }
-            self.change_password_checked(&directory.id, user_id, new)
-                .await?;
             let ev = NewAuditEvent::new(Some(&directory.id), actor, "user", "change_own_password")
                 .target("user", user_id);
-            self.record_audit(&ev).await?;
-            Ok(())
+            self.change_password_checked(&directory.id, user_id, new, &ev)
+                .await
         }
     }
 }

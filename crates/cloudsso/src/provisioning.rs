@@ -53,11 +53,34 @@ pub fn reserved_trust_policy(provider_arn: &str, role_acs_url: &str) -> String {
 impl Services {
     /// Creates or refreshes the reserved resources of `ac` in `account` (one transaction).
     pub async fn provision(&self, ac: &AccessConfiguration, account: &CloudAccount) -> Result<()> {
-        let key = self.role_sso_key(&ac.directory_id).await?;
-        let cert = key.certificate.to_base64();
-        let now = self.now();
+        let cert = self.provisioning_certificate(ac).await?;
         let mut tx = self.store.begin_write().await?;
-        let conn: &mut Conn = &mut tx;
+        self.provision_in(&mut tx, ac, account, &cert).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The certificate the reserved SAML provider trusts (fetch it before opening the write
+    /// transaction of [`Services::provision_in`]: it may create the directory's key).
+    pub(crate) async fn provisioning_certificate(
+        &self,
+        ac: &AccessConfiguration,
+    ) -> Result<String> {
+        let key = self.role_sso_key(&ac.directory_id).await?;
+        Ok(key.certificate.to_base64())
+    }
+
+    /// [`Services::provision`] inside the caller's transaction, with the certificate from
+    /// [`Services::provisioning_certificate`].
+    pub(crate) async fn provision_in(
+        &self,
+        conn: &mut Conn,
+        ac: &AccessConfiguration,
+        account: &CloudAccount,
+        cert: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let cert = cert.to_owned();
         let provider_name = reserved_provider_name(&ac.directory_id);
         let provider = SamlProvider {
             account_id: account.id.clone(),
@@ -153,7 +176,6 @@ impl Services {
             (None, None) => {}
         }
         store::access::set_provisioned(conn, &ac.id, &account.id, now).await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -361,13 +361,36 @@ mod service {
         }
 
         /// The RAM user a directory user logs on as in an account (provisioning it now if a
-        /// provisioning covers the user but has not created it yet).
+        /// provisioning covers the user but has not created it yet). Refused unless a
+        /// provisioning of the account still covers the user, directly or through a group the
+        /// user is still a member of: leaving the group revokes the logon.
         pub async fn ram_user_for(
             &self,
             directory_id: &str,
             user: &User,
             account_id: &str,
         ) -> Result<RamUser> {
+            let groups = {
+                let mut conn = self.store.read().await?;
+                store::group::group_ids_of_user(&mut conn, &user.id).await?
+            };
+            let covering: Vec<UserProvisioning> = self
+                .list_user_provisionings(directory_id)
+                .await?
+                .into_iter()
+                .filter(|up| {
+                    up.account_id == account_id
+                        && match up.principal_type {
+                            PrincipalType::User => up.principal_id == user.id,
+                            PrincipalType::Group => groups.contains(&up.principal_id),
+                        }
+                })
+                .collect();
+            if covering.is_empty() {
+                return Err(Error::NotFound(
+                    "RAM user provisioning for this user and account",
+                ));
+            }
             {
                 let mut conn = self.store.read().await?;
                 if let Some(u) =
@@ -376,22 +399,12 @@ mod service {
                     return Ok(u);
                 }
             }
-            let groups = {
-                let mut conn = self.store.read().await?;
-                store::group::group_ids_of_user(&mut conn, &user.id).await?
-            };
-            for up in self.list_user_provisionings(directory_id).await? {
-                let covers = up.account_id == account_id
-                    && match up.principal_type {
-                        PrincipalType::User => up.principal_id == user.id,
-                        PrincipalType::Group => groups.contains(&up.principal_id),
-                    };
-                if covers
-                    && let Some(u) = self
-                        .apply_user_provisioning(directory_id, &up.id)
-                        .await?
-                        .into_iter()
-                        .find(|u| u.sso_user_id.as_deref() == Some(user.id.as_str()))
+            for up in covering {
+                if let Some(u) = self
+                    .apply_user_provisioning(directory_id, &up.id)
+                    .await?
+                    .into_iter()
+                    .find(|u| u.sso_user_id.as_deref() == Some(user.id.as_str()))
                 {
                     return Ok(u);
                 }

@@ -4,9 +4,10 @@
 //! (signed assertion required) and then the replay cache, the pending request, the user and the
 //! logon IP allow-list before it opens a portal session.
 //!
-//! Encrypted assertions are refused with [`AcsError::EncryptedAssertion`]: the `saml` crate does
-//! not decrypt yet, so the SP metadata publishes no encryption key and IdPs must send plain signed
-//! assertions.
+//! Encrypted assertions: the SP metadata publishes the directory's SP certificate for `signing` and
+//! for `encryption`; the ACS decrypts an `EncryptedAssertion` with the directory's SP key (RSA-OAEP,
+//! AES-CBC/GCM, see `saml::xmlenc`) and, since a signed assertion is required, accepts it only when
+//! the decrypted assertion carries a valid IdP signature (Keycloak CVE-2026-2092).
 
 use saml::algorithm::{DigestAlgorithm, SignatureAlgorithm};
 use saml::metadata::{BINDING_HTTP_POST, BINDING_HTTP_REDIRECT};
@@ -50,8 +51,8 @@ pub enum AcsError {
     /// The form value is not a base64 SAML message.
     #[error("malformed SAMLResponse: {0}")]
     Malformed(String),
-    /// The Response carries an EncryptedAssertion (not supported yet).
-    #[error("encrypted assertions are not supported")]
+    /// The Response carries an EncryptedAssertion and the directory has no RSA SP key to decrypt it.
+    #[error("encrypted assertion but no decryption key")]
     EncryptedAssertion,
     /// The Response failed validation.
     #[error("invalid response: {0}")]
@@ -83,7 +84,7 @@ impl AcsError {
             }
             AcsError::IdpNotConfigured => "SSO is not configured for this directory.".to_owned(),
             AcsError::EncryptedAssertion => {
-                "Your identity provider sent an encrypted assertion, which Cloud SSO does not accept. Ask your administrator to turn off assertion encryption for Cloud SSO.".to_owned()
+                "Your identity provider sent an encrypted assertion that Cloud SSO cannot decrypt. Ask your administrator to check the encryption certificate configured for Cloud SSO.".to_owned()
             }
             AcsError::UnknownUser(name) => format!(
                 "The identity provider signed you in as {name:?}, but there is no such user in this Cloud SSO directory. Ask your administrator to create the user."
@@ -125,15 +126,15 @@ pub fn sp_metadata_xml(
         )
         .attr("WantAssertionsSigned", "true")
         .attr("protocolSupportEnumeration", saml::metadata::SAML2_PROTOCOL)
-        .child(
+        .children(["signing", "encryption"].map(|usage| {
             Element::new("md", "KeyDescriptor")
-                .attr("use", "signing")
+                .attr("use", usage)
                 .child(
                     Element::new("ds", "KeyInfo").child(Element::new("ds", "X509Data").child(
                         Element::new("ds", "X509Certificate").text(certificate.to_base64()),
                     )),
-                ),
-        )
+                )
+        }))
         .child(Element::new("md", "NameIDFormat").text(NAME_ID_FORMAT_UNSPECIFIED))
         .child(
             Element::new("md", "AssertionConsumerService")
@@ -373,6 +374,17 @@ mod service {
             };
             let sp_entity_id = self.sp_entity_id(directory);
             let acs_url = self.acs_url(directory);
+            // The SP key decrypts EncryptedAssertions (an RSA key; none otherwise: refused).
+            let decryption_keys: Vec<saml::xmlenc::DecryptionKey> =
+                if xml.contains("EncryptedAssertion") {
+                    let (sp_key, _) = self.sp_signing_key(directory)?;
+                    saml::xmlenc::DecryptionKey::from_signing_key(&sp_key)
+                        .ok()
+                        .into_iter()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
             let expect = saml::response::SpExpectations {
                 idp_entity_id: &idp.entity_id,
                 sp_entity_id: &sp_entity_id,
@@ -384,6 +396,7 @@ mod service {
                 expected_in_response_to: pending.as_ref().map(|(id, _)| id.as_str()),
                 allow_unsolicited: directory.sso.allow_unsolicited,
                 require_signed_assertion: true,
+                decryption_keys: &decryption_keys,
             };
             let validated = match saml::response::validate_response(&xml, &expect) {
                 Ok(v) => v,

@@ -177,8 +177,10 @@ pub struct NewUser {
     pub mfa_required: bool,
 }
 
-/// A change to a user (absent fields stay as they are). The user name cannot change.
+/// A change to a user (absent fields stay as they are). The user name cannot change: an unknown
+/// field such as `user_name` is refused rather than silently ignored.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// Display name.
     pub display_name: Option<String>,
@@ -490,21 +492,20 @@ mod service {
             user_id: &str,
             password: Password,
         ) -> Result<()> {
-            self.change_password_checked(directory_id, user_id, &password)
-                .await?;
             let ev = NewAuditEvent::new(Some(directory_id), actor, "user", "set_password")
                 .target("user", user_id);
-            self.record_audit(&ev).await?;
-            Ok(())
+            self.change_password_checked(directory_id, user_id, &password, &ev)
+                .await
         }
 
-        /// Checks `password` against the policy and history, then stores it (shared by the admin
-        /// and the user's own change).
+        /// Checks `password` against the policy and history, then stores it together with its
+        /// audit event `ev` in one transaction (shared by the admin and the user's own change).
         pub(crate) async fn change_password_checked(
             &self,
             directory_id: &str,
             user_id: &str,
             password: &Password,
+            ev: &NewAuditEvent,
         ) -> Result<()> {
             let now = self.now();
             let directory = self.get_directory(directory_id).await?;
@@ -554,6 +555,7 @@ mod service {
             let mut tx = self.store.begin_write().await?;
             store::user::set_password(&mut tx, user_id, &hash, now).await?;
             store::session::delete_for_user(&mut tx, user_id).await?;
+            store::audit::append(&mut tx, ev, now).await?;
             tx.commit().await?;
             Ok(())
         }

@@ -15,6 +15,7 @@ use cloudsso::assignment::{AssignmentRequest, PrincipalType, TaskStatus};
 use cloudsso::audit::Actor;
 use cloudsso::directory::{DirectoryName, DirectorySettingsPatch, LoginPreferenceInput};
 use cloudsso::group::{GroupName, NewGroup};
+use cloudsso::ram_user_provisioning::{DeletionStrategy, DuplicationStrategy, NewUserProvisioning};
 use cloudsso::sso_settings::SsoSettingsPatch;
 use cloudsso::user::{NewUser, UserName, UserStatus};
 use reqwest::Method;
@@ -155,6 +156,24 @@ pub async fn seed(demo: &mut Value, cs: &Arc<cloudsso::Services>) -> Result<(), 
             .map_err(err)?;
         tasks.push(task.id);
     }
+    // alice may also log on to Staging as a RAM user of the same name.
+    let (_, provisioning_task) = cs
+        .create_user_provisioning(
+            &actor,
+            &dir,
+            &NewUserProvisioning {
+                principal_type: PrincipalType::User,
+                principal_id: users[0].id.clone(),
+                target_type: None,
+                target_id: staging.id.clone(),
+                duplication_strategy: Some(DuplicationStrategy::KeepBoth),
+                deletion_strategy: Some(DeletionStrategy::Delete),
+                description: "created by gatehouse up".into(),
+            },
+        )
+        .await
+        .map_err(err)?;
+    tasks.push(provisioning_task.id);
     wait_for_tasks(cs, &dir.id, &tasks).await?;
     cs.update_directory_settings(
         &actor,
@@ -244,6 +263,7 @@ pub async fn seed(demo: &mut Value, cs: &Arc<cloudsso::Services>) -> Result<(), 
         "directory_id": dir.id,
         "directory_name": dir.name.to_string(),
         "portal_url": cs.portal_url(&dir),
+        "console_url": format!("{}/console/login", cs.base_url),
         "sp_entity_id": sp_entity_id,
         "acs_url": acs_url,
         "api_token": token.secret,

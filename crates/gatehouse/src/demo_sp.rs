@@ -212,6 +212,7 @@ async fn acs(State(st): State<Arc<SpState>>, Form(form): Form<AcsForm>) -> Respo
         expected_in_response_to: pending.as_deref(),
         allow_unsolicited: true,
         require_signed_assertion: false,
+        decryption_keys: &[],
     };
     // The reason goes to the log only: the browser learns nothing that would help forge a
     // better Response (saml-defense.md rule 7).

@@ -25,6 +25,13 @@ pub struct ServeArgs {
     /// rewrites nothing, or for local tests.
     #[arg(long, env = "GATEHOUSE_INSECURE_COOKIES")]
     pub insecure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (CIDRs, comma-separated); the
+    /// rate limits and the audit log use that address. Without it, the TCP peer counts.
+    #[arg(long, env = "GATEHOUSE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<idaas::net::IpNet>,
+    /// Seconds a new signing key is published in metadata before it may sign (default 24 h).
+    #[arg(long, env = "GATEHOUSE_KEY_PUBLISH_MIN_SECS")]
+    pub key_publish_min_secs: Option<i64>,
     /// Argon2id memory cost in KiB.
     #[arg(long, env = "GATEHOUSE_ARGON2_MEMORY_KIB")]
     pub argon2_memory_kib: Option<u32>,
@@ -108,6 +115,10 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         key,
     );
     config.secure_cookies = !args.insecure_cookies;
+    config.trusted_proxies = args.trusted_proxies.clone();
+    if let Some(secs) = args.key_publish_min_secs {
+        config.key_publish_min_secs = secs;
+    }
     if let Some(m) = args.argon2_memory_kib {
         config.argon2.memory_kib = m;
     }

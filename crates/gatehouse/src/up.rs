@@ -433,6 +433,22 @@ fn print_summary(demo: &Value, path: &Path) {
             println!("    metadata     {}", text(&a["metadata_url"]));
         }
     }
+    let c = &demo["cloudsso"];
+    println!(
+        "Cloud SSO        {}  (directory {} / {})",
+        text(&c["base_url"]),
+        text(&c["directory_name"]),
+        text(&c["directory_id"])
+    );
+    println!(
+        "  logon URL      {}  (signs in at IDaaS: try alice)",
+        text(&c["portal_url"])
+    );
+    println!(
+        "  console        {}  (sign in with the API token)",
+        text(&c["console_url"])
+    );
+    println!("  API token      {}", text(&c["api_token"]));
     println!(
         "Demo SP          {}  (try \"Sign in with Gatehouse\")",
         text(&demo["demo_sp"]["url"])

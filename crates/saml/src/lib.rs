@@ -18,3 +18,4 @@ pub mod instant;
 pub mod metadata;
 pub mod response;
 pub mod status;
+pub mod xmlenc;

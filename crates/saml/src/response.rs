@@ -8,6 +8,14 @@
 //! verified on that same parsed tree, and everything about the user is read only from the element
 //! the verified signature covers. No certificate means no login. The replay cache belongs to the
 //! caller, who gets the assertion ID and how long to remember it.
+//!
+//! Encrypted assertions ([`crate::xmlenc`]): refused unless [`SpExpectations::decryption_keys`] is
+//! non-empty. The Response signature (if any) is verified before decrypting; the plaintext is parsed
+//! by the same hardened reader into its own tree, which must hold exactly one `saml:Assertion`. It is
+//! accepted only when a trusted signature covers it (Keycloak CVE-2026-2092): its own enveloped
+//! signature, verified on the decrypted tree, or the Response signature, whose coverage of the
+//! whole Response includes the ciphertext that was decrypted (not enough when
+//! `require_signed_assertion` is set). Every other check then applies to the decrypted assertion.
 
 use roxmltree::{Document, Node};
 use time::{Duration, OffsetDateTime};
@@ -19,6 +27,7 @@ use crate::key::{Certificate, SigningKey};
 use crate::status::StatusCode;
 use crate::xml::reader::{self, Limits, XmlError};
 use crate::xml::writer::{Element, NS_DS as DS_NS, NS_SAML as SAML_NS, NS_SAMLP as SAMLP_NS};
+use crate::xmlenc::{self, DecryptionKey, XmlEncError};
 
 /// The bearer subject confirmation method.
 pub const CM_BEARER: &str = "urn:oasis:names:tc:SAML:2.0:cm:bearer";
@@ -331,6 +340,9 @@ pub struct SpExpectations<'a> {
     pub allow_unsolicited: bool,
     /// Require a signature on the Assertion itself (a Response-level signature is not enough).
     pub require_signed_assertion: bool,
+    /// Our SP keys for `EncryptedAssertion`s (tried in order); empty means an encrypted assertion
+    /// is refused.
+    pub decryption_keys: &'a [DecryptionKey],
 }
 
 /// Which signatures a validated response carried (both verified).
@@ -440,9 +452,21 @@ pub enum ResponseValidationError {
         /// StatusMessage, if any.
         message: Option<String>,
     },
-    /// The response holds an `EncryptedAssertion`, which we do not support yet.
-    #[error("encrypted assertions are not supported")]
+    /// The response holds an `EncryptedAssertion` and no decryption key is configured.
+    #[error("encrypted assertion received but no decryption key is configured")]
     EncryptedAssertionUnsupported,
+    /// The `EncryptedAssertion` could not be decrypted.
+    #[error("encrypted assertion: {0}")]
+    Decryption(#[from] XmlEncError),
+    /// The decrypted content is not exactly one `saml:Assertion` element.
+    #[error("decrypted content is not exactly one Assertion element")]
+    DecryptedNotOneAssertion,
+    /// The decrypted XML was refused by the hardened reader.
+    #[error("decrypted XML rejected: {0}")]
+    DecryptedXml(XmlError),
+    /// An encrypted assertion is neither signed itself nor inside a signed Response.
+    #[error("the encrypted assertion is not covered by any signature")]
+    EncryptedAssertionUnsigned,
     /// No assertion at all.
     #[error("response holds no assertion")]
     NoAssertion,
@@ -664,40 +688,38 @@ pub fn validate_response(xml: &str, expect: &SpExpectations<'_>) -> VResult<Vali
     check_unique_ids(&doc)?;
     check_status(root)?;
 
-    // Rule 3: exactly one assertion in the whole document, where we expect it.
-    if doc
+    // Rule 3: exactly one assertion, plain or encrypted, in the whole document, where we expect it.
+    let encrypted: Vec<_> = doc
         .descendants()
-        .any(|n| is_el(n, SAML_NS, "EncryptedAssertion"))
-    {
-        return Err(ResponseValidationError::EncryptedAssertionUnsupported);
-    }
-    let assertions: Vec<_> = doc
+        .filter(|n| is_el(*n, SAML_NS, "EncryptedAssertion"))
+        .collect();
+    let plain: Vec<_> = doc
         .descendants()
         .filter(|n| is_el(*n, SAML_NS, "Assertion"))
         .collect();
-    let assertion = match assertions.as_slice() {
-        [] => return Err(ResponseValidationError::NoAssertion),
-        [one] => *one,
-        many => {
-            return Err(ResponseValidationError::MultipleAssertions { count: many.len() });
+    let outer = match (encrypted.as_slice(), plain.as_slice()) {
+        ([], []) => return Err(ResponseValidationError::NoAssertion),
+        ([one], []) | ([], [one]) => *one,
+        _ => {
+            return Err(ResponseValidationError::MultipleAssertions {
+                count: encrypted.len() + plain.len(),
+            });
         }
     };
-    if assertion.parent() != Some(root) {
+    let is_encrypted = !encrypted.is_empty();
+    if is_encrypted && expect.decryption_keys.is_empty() {
+        return Err(ResponseValidationError::EncryptedAssertionUnsupported);
+    }
+    if outer.parent() != Some(root) {
         return Err(ResponseValidationError::AssertionMisplaced);
     }
 
-    // Rules 2 and 7: verify, then read only from what the verified signature covers.
+    // Rules 2 and 7: verify, then read only from what the verified signature covers. The
+    // Response signature is verified before anything is decrypted.
     if expect.trusted_certs.is_empty() {
         return Err(ResponseValidationError::NoTrustedCertificate);
     }
     let response_signed = at_most_one(root, DS_NS, "Signature")?.is_some();
-    let assertion_signed = at_most_one(assertion, DS_NS, "Signature")?.is_some();
-    if !response_signed && !assertion_signed {
-        return Err(ResponseValidationError::Unsigned);
-    }
-    if expect.require_signed_assertion && !assertion_signed {
-        return Err(ResponseValidationError::AssertionNotSigned);
-    }
     let mut verified_root = None;
     if response_signed {
         let verified = dsig::verify_enveloped(&doc, root, expect.trusted_certs, &expect.policy)
@@ -712,21 +734,60 @@ pub fn validate_response(xml: &str, expect: &SpExpectations<'_>) -> VResult<Vali
         }
         verified_root = Some(verified.node());
     }
+
+    // Encrypted: decrypt, and parse the plaintext with the same hardened reader into its own tree,
+    // which must hold exactly one saml:Assertion (inside the synthetic wrapper) and nothing else.
+    let decrypted = if is_encrypted {
+        Some(xmlenc::decrypt_assertion(outer, expect.decryption_keys)?)
+    } else {
+        None
+    };
+    let inner_doc = decrypted
+        .as_deref()
+        .map(|t| reader::parse(t, &Limits::default()))
+        .transpose()
+        .map_err(ResponseValidationError::DecryptedXml)?;
+    let (assertion_doc, assertion) = match &inner_doc {
+        Some(inner) => (inner, decrypted_assertion(inner)?),
+        None => (&doc, outer),
+    };
+
+    let assertion_signed = at_most_one(assertion, DS_NS, "Signature")?.is_some();
+    if !response_signed && !assertion_signed {
+        return Err(if is_encrypted {
+            ResponseValidationError::EncryptedAssertionUnsigned
+        } else {
+            ResponseValidationError::Unsigned
+        });
+    }
+    if expect.require_signed_assertion && !assertion_signed {
+        return Err(ResponseValidationError::AssertionNotSigned);
+    }
     let verified_assertion = if assertion_signed {
-        let verified =
-            dsig::verify_enveloped(&doc, assertion, expect.trusted_certs, &expect.policy).map_err(
-                |source| ResponseValidationError::Signature {
-                    element: "Assertion",
-                    source,
-                },
-            )?;
+        let verified = dsig::verify_enveloped(
+            assertion_doc,
+            assertion,
+            expect.trusted_certs,
+            &expect.policy,
+        )
+        .map_err(|source| ResponseValidationError::Signature {
+            element: "Assertion",
+            source,
+        })?;
         verified.node()
     } else {
-        // Only the response is signed: the assertion is the one child of the verified root.
+        // Only the response is signed: the consumed (plain or encrypted) assertion is the one
+        // child of the verified root; for an encrypted one, the signed ciphertext is what we
+        // decrypted.
         let verified_root = verified_root.ok_or(ResponseValidationError::Unsigned)?;
-        let mut found = children_named(verified_root, SAML_NS, "Assertion");
+        let local = if is_encrypted {
+            "EncryptedAssertion"
+        } else {
+            "Assertion"
+        };
+        let mut found = children_named(verified_root, SAML_NS, local);
         match (found.next(), found.next()) {
-            (Some(a), None) => a,
+            (Some(a), None) if a == outer => assertion,
             _ => return Err(ResponseValidationError::AssertionMisplaced),
         }
     };
@@ -774,6 +835,35 @@ pub fn validate_response(xml: &str, expect: &SpExpectations<'_>) -> VResult<Vali
             assertion: assertion_signed,
         },
     )
+}
+
+/// The one `saml:Assertion` of a decrypted document: the synthetic wrapper must hold exactly that
+/// element (whitespace aside), and the document no other assertion; IDs must be unique in it.
+fn decrypted_assertion<'a, 'i>(inner: &'a Document<'i>) -> VResult<Node<'a, 'i>> {
+    let wrapper = inner.root_element();
+    let mut elements = Vec::new();
+    for child in wrapper.children() {
+        if child.is_element() {
+            elements.push(child);
+        } else if child.is_text() && !child.text().unwrap_or_default().trim().is_empty() {
+            return Err(ResponseValidationError::DecryptedNotOneAssertion);
+        }
+    }
+    let assertion = match elements.as_slice() {
+        [one] if is_el(*one, SAML_NS, "Assertion") => *one,
+        _ => return Err(ResponseValidationError::DecryptedNotOneAssertion),
+    };
+    let count = inner
+        .descendants()
+        .filter(|n| is_el(*n, SAML_NS, "Assertion") || is_el(*n, SAML_NS, "EncryptedAssertion"))
+        .count();
+    // The wrapper itself is named saml:EncryptedAssertion when `saml` is the SAML namespace.
+    let wrapper_counts = usize::from(is_el(wrapper, SAML_NS, "EncryptedAssertion"));
+    if count != 1 + wrapper_counts {
+        return Err(ResponseValidationError::DecryptedNotOneAssertion);
+    }
+    check_unique_ids(inner)?;
+    Ok(assertion)
 }
 
 /// Checks `Version="2.0"`.

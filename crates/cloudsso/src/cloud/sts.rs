@@ -337,6 +337,7 @@ impl Services {
                 expected_in_response_to: None,
                 allow_unsolicited: true,
                 require_signed_assertion: true,
+                decryption_keys: &[],
             };
             match saml::response::validate_response(xml, &expect) {
                 Ok(assertion) => {
@@ -714,6 +715,7 @@ impl Services {
             expected_in_response_to: None,
             allow_unsolicited: true,
             require_signed_assertion: true,
+            decryption_keys: &[],
         };
         let assertion = saml::response::validate_response(xml, &expect)
             .map_err(|e| StsError::SamlRefused(e.to_string()))?;

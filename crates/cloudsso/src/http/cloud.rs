@@ -11,9 +11,10 @@ use axum::routing::{get, post};
 use saml::binding::html_escape;
 use serde_json::json;
 
-use super::AppState;
 use super::auth::{clear_cookie, cookie_value, set_cookie};
+use super::{AppState, ClientIp, csrf};
 use crate::access_configuration::is_cloud_page;
+use crate::audit::{Actor, NewAuditEvent};
 use crate::cloud::resource::IdentityType;
 use crate::cloud::sts::{CONSOLE_COOKIE, StsError, first_values, form_pairs};
 
@@ -150,8 +151,47 @@ fn landing(relay_state: Option<&str>) -> String {
     }
 }
 
+/// The CSRF token of a console session: derived from its cookie secret (which a cross-site
+/// page cannot read), so it needs no storage.
+fn console_csrf_token(cookie_token: &str) -> String {
+    idaas::id::hash_secret(&format!("cloud-console-csrf:{cookie_token}"))
+}
+
+/// Records a console sign-in (or its refusal): the portal user the Response was issued to (when
+/// known) with the source address, the role or RAM user as target.
+async fn audit_sign_in(
+    state: &AppState,
+    directory_id: Option<&str>,
+    actor: &Actor,
+    target: Option<(&str, &str)>,
+    detail: serde_json::Value,
+    ok: bool,
+) -> Result<(), crate::error::Error> {
+    let mut ev = NewAuditEvent::new(directory_id, actor, "cloud_console", "sign_in").detail(detail);
+    if let Some((t, id)) = target {
+        ev = ev.target(t, id);
+    }
+    if !ok {
+        ev = ev.failure();
+    }
+    state.record_audit(&ev).await.map(|_| ())
+}
+
+/// Records a refused sign-in (best effort) and renders the refusal.
+async fn refuse_sign_in(state: &AppState, ip: Option<String>, e: &StsError) -> Response {
+    let detail = json!({ "reason": e.to_string() });
+    if let Err(ae) = audit_sign_in(state, None, &Actor::anonymous(ip), None, detail, false).await {
+        tracing::warn!(error = %ae, "cannot record console sign-in audit event");
+    }
+    refused_page(StatusCode::FORBIDDEN, e)
+}
+
 /// `POST /cloud/signin/saml-role/sso`: role-based SSO into a console session as the role.
-async fn role_sign_in(State(state): State<AppState>, body: Bytes) -> Response {
+async fn role_sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Response {
     let (response, relay_state) = saml_response_field(&body);
     let Some(xml) = response.and_then(|r| saml::binding::decode_post(&r).ok()) else {
         return refused_page(
@@ -164,7 +204,7 @@ async fn role_sign_in(State(state): State<AppState>, body: Bytes) -> Response {
     };
     let verified = match state.verify_role_response(&xml, None).await {
         Ok(v) => v,
-        Err(e) => return refused_page(StatusCode::FORBIDDEN, &e),
+        Err(e) => return refuse_sign_in(&state, ip, &e).await,
     };
     let seconds = verified
         .requested_seconds
@@ -183,6 +223,31 @@ async fn role_sign_in(State(state): State<AppState>, body: Bytes) -> Response {
         Ok(t) => t,
         Err(e) => return refused_page(StatusCode::INTERNAL_SERVER_ERROR, &StsError::Internal(e)),
     };
+    let directory_id = verified.account.directory_id.clone();
+    let actor = match state
+        .find_user_by_name(&directory_id, verified.session_name.as_str())
+        .await
+    {
+        Ok(Some(u)) => Actor::user(u.id, ip),
+        _ => Actor::anonymous(ip),
+    };
+    let detail = json!({
+        "account_id": verified.account.id,
+        "session_name": verified.session_name.as_str(),
+        "seconds": seconds,
+    });
+    if let Err(e) = audit_sign_in(
+        &state,
+        Some(&directory_id),
+        &actor,
+        Some(("role", &verified.role.arn)),
+        detail,
+        true,
+    )
+    .await
+    {
+        return refused_page(StatusCode::INTERNAL_SERVER_ERROR, &StsError::Internal(e));
+    }
     let mut response = Redirect::to(&landing(relay_state.as_deref())).into_response();
     if let Ok(v) = set_cookie(CONSOLE_COOKIE, &token, seconds, state.config.secure_cookies).parse()
     {
@@ -194,6 +259,7 @@ async fn role_sign_in(State(state): State<AppState>, body: Bytes) -> Response {
 /// `POST /cloud/signin/saml/{account_id}/sso`: user-based SSO into a console session as a RAM user.
 async fn user_sign_in(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Path(account_id): Path<String>,
     body: Bytes,
 ) -> Response {
@@ -209,7 +275,7 @@ async fn user_sign_in(
     };
     let (account, user) = match state.verify_user_response(&account_id, &xml).await {
         Ok(v) => v,
-        Err(e) => return refused_page(StatusCode::FORBIDDEN, &e),
+        Err(e) => return refuse_sign_in(&state, ip, &e).await,
     };
     let seconds = 6 * 3600;
     let token = match state
@@ -225,6 +291,23 @@ async fn user_sign_in(
         Ok(t) => t,
         Err(e) => return refused_page(StatusCode::INTERNAL_SERVER_ERROR, &StsError::Internal(e)),
     };
+    let actor = match &user.sso_user_id {
+        Some(id) => Actor::user(id.clone(), ip),
+        None => Actor::anonymous(ip),
+    };
+    let arn = format!("acs:ram::{}:user/{}", account.id, user.name);
+    if let Err(e) = audit_sign_in(
+        &state,
+        Some(&account.directory_id),
+        &actor,
+        Some(("ram_user", &arn)),
+        json!({ "account_id": account.id, "seconds": seconds }),
+        true,
+    )
+    .await
+    {
+        return refused_page(StatusCode::INTERNAL_SERVER_ERROR, &StsError::Internal(e));
+    }
     let mut response = Redirect::to(&landing(relay_state.as_deref())).into_response();
     if let Ok(v) = set_cookie(CONSOLE_COOKIE, &token, seconds, state.config.secure_cookies).parse()
     {
@@ -235,7 +318,8 @@ async fn user_sign_in(
 
 /// `GET /cloud/console`: who you are, in which account, with which policies.
 async fn console(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let view = match cookie_value(&headers, CONSOLE_COOKIE) {
+    let token = cookie_value(&headers, CONSOLE_COOKIE);
+    let view = match token {
         Some(token) => match state.cloud_console_view(token).await {
             Ok(v) => v,
             Err(e) => return super::ApiError::from(e).into_response(),
@@ -280,8 +364,11 @@ async fn console(State(state): State<AppState>, headers: HeaderMap) -> Response 
          <dt>Account</dt><dd id=\"account\">{account_name} ({account_id})</dd>\
          <dt>Session ends</dt><dd id=\"expires\">{expires}</dd>\
          </dl><h2>Effective policies</h2><ul id=\"policies\">{policies}</ul>\
-         <form method=\"post\" action=\"/cloud/console/logout\"><button type=\"submit\">Sign out</button></form>\
+         <form method=\"post\" action=\"/cloud/console/logout\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <button type=\"submit\">Sign out</button></form>\
          </body></html>",
+        csrf = html_escape(&console_csrf_token(token.unwrap_or_default())),
         principal = html_escape(&view.principal_name),
         session = html_escape(&view.session_name),
         arn = html_escape(&view.arn),
@@ -292,12 +379,23 @@ async fn console(State(state): State<AppState>, headers: HeaderMap) -> Response 
     .into_response()
 }
 
-/// `POST /cloud/console/logout`.
-async fn console_logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = cookie_value(&headers, CONSOLE_COOKIE)
-        && let Err(e) = state.close_cloud_console_session(token).await
-    {
-        return super::ApiError::from(e).into_response();
+/// `POST /cloud/console/logout` (form field `csrf_token` from the console page).
+async fn console_logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(token) = cookie_value(&headers, CONSOLE_COOKIE) {
+        let fields = first_values(&form_pairs(&body));
+        if let Err(e) = csrf::verify(
+            &console_csrf_token(token),
+            fields.get("csrf_token").map(String::as_str),
+        ) {
+            return e.into_response();
+        }
+        if let Err(e) = state.close_cloud_console_session(token).await {
+            return super::ApiError::from(e).into_response();
+        }
     }
     let mut response = Redirect::to("/cloud/console").into_response();
     if let Ok(v) = clear_cookie(CONSOLE_COOKIE, state.config.secure_cookies).parse() {

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use super::auth::PortalSession;
 use super::{ApiError, AppState};
+use crate::audit::NewAuditEvent;
+use crate::provisioning::reserved_role_name;
 use crate::role_logon::LogonPost;
 
 /// The routes of this area.
@@ -159,6 +161,48 @@ pub async fn section(
     Ok(rows)
 }
 
+/// Records a portal logon into the cloud or a credential issue: the portal user (with the source
+/// address) as actor, the account as target, the outcome. A success is only returned to the user
+/// once its event is stored; a failure to store a refusal's event is logged.
+async fn audit_cloud<T>(
+    state: &AppState,
+    portal: &PortalSession,
+    object: &str,
+    verb: &str,
+    account_id: &str,
+    mut detail: serde_json::Value,
+    outcome: Result<T, crate::error::Error>,
+) -> Result<T, ApiError> {
+    if let (Err(e), Some(map)) = (&outcome, detail.as_object_mut()) {
+        map.insert("reason".into(), e.to_string().into());
+    }
+    let mut ev = NewAuditEvent::new(Some(&portal.directory.id), &portal.actor, object, verb)
+        .target("account", account_id)
+        .detail(detail);
+    if outcome.is_err() {
+        ev = ev.failure();
+    }
+    match outcome {
+        Ok(v) => {
+            state.record_audit(&ev).await?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(ae) = state.record_audit(&ev).await {
+                tracing::warn!(error = %ae, "cannot record cloud logon audit event");
+            }
+            Err(e.into())
+        }
+    }
+}
+
+fn role_detail(account_id: &str, ac_name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "access_configuration_name": ac_name,
+        "role": format!("acs:ram::{account_id}:role/{}", reserved_role_name(ac_name)),
+    })
+}
+
 #[derive(Debug, Deserialize)]
 struct RoleLogonForm {
     csrf_token: Option<String>,
@@ -175,7 +219,7 @@ async fn role_logon(
     Form(form): Form<RoleLogonForm>,
 ) -> Result<Response, ApiError> {
     portal.verify_csrf(form.csrf_token.as_deref())?;
-    let post = state
+    let outcome = state
         .role_logon(
             &portal.directory,
             &portal.user,
@@ -183,7 +227,18 @@ async fn role_logon(
             &form.access_configuration_name,
             form.landing_page.as_deref(),
         )
-        .await?;
+        .await;
+    let detail = role_detail(&form.account_id, &form.access_configuration_name);
+    let post = audit_cloud(
+        &state,
+        &portal,
+        "cloud_logon",
+        "role",
+        &form.account_id,
+        detail,
+        outcome,
+    )
+    .await?;
     Ok(post_page(&state, &post))
 }
 
@@ -204,7 +259,7 @@ async fn quick_login(
     portal: PortalSession,
     Query(q): Query<QuickLogin>,
 ) -> Result<Response, ApiError> {
-    let post = state
+    let outcome = state
         .role_logon(
             &portal.directory,
             &portal.user,
@@ -212,7 +267,18 @@ async fn quick_login(
             &q.access_configuration_name,
             q.landing_page.as_deref(),
         )
-        .await?;
+        .await;
+    let detail = role_detail(&q.account_id, &q.access_configuration_name);
+    let post = audit_cloud(
+        &state,
+        &portal,
+        "cloud_logon",
+        "role",
+        &q.account_id,
+        detail,
+        outcome,
+    )
+    .await?;
     Ok(post_page(&state, &post))
 }
 
@@ -229,9 +295,19 @@ async fn user_logon(
     Form(form): Form<UserLogonForm>,
 ) -> Result<Response, ApiError> {
     portal.verify_csrf(form.csrf_token.as_deref())?;
-    let post = state
+    let outcome = state
         .ram_user_logon(&portal.directory, &portal.user, &form.account_id)
-        .await?;
+        .await;
+    let post = audit_cloud(
+        &state,
+        &portal,
+        "cloud_logon",
+        "ram_user",
+        &form.account_id,
+        serde_json::json!({}),
+        outcome,
+    )
+    .await?;
     Ok(post_page(&state, &post))
 }
 
@@ -242,13 +318,30 @@ async fn credentials(
     Form(form): Form<RoleLogonForm>,
 ) -> Result<Response, ApiError> {
     portal.verify_csrf(form.csrf_token.as_deref())?;
-    let result = state
+    let outcome = state
         .portal_sts_credentials(
             &portal.directory,
             &portal.user,
             &form.account_id,
             &form.access_configuration_name,
         )
-        .await?;
+        .await;
+    let mut detail = role_detail(&form.account_id, &form.access_configuration_name);
+    if let (Ok(r), Some(map)) = (&outcome, detail.as_object_mut()) {
+        map.insert(
+            "access_key_id".into(),
+            r.credentials.access_key_id.clone().into(),
+        );
+    }
+    let result = audit_cloud(
+        &state,
+        &portal,
+        "sts_credentials",
+        "issue",
+        &form.account_id,
+        detail,
+        outcome,
+    )
+    .await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(result)).into_response())
 }

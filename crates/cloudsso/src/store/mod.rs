@@ -44,9 +44,15 @@ pub const MIGRATIONS: &[db::Migration] = &[
 
 /// Tables of other areas that reference a directory user or group by id, checked before deleting it
 /// (products.md §2.2: remove access assignments first): `(table, principal id column, what to tell
-/// the admin)`. CS-cloud appends its tables here together with its migration, e.g.
-/// `("access_assignments", "principal_id", "access assignments")`.
-pub const PRINCIPAL_REFERENCES: &[(&str, &str, &str)] = &[];
+/// the admin)`. User and group ids are distinct random ids, so the id alone identifies the principal.
+pub const PRINCIPAL_REFERENCES: &[(&str, &str, &str)] = &[
+    ("access_assignments", "principal_id", "access assignments"),
+    (
+        "ram_user_provisionings",
+        "principal_id",
+        "RAM user provisionings",
+    ),
+];
 
 /// What still references the principal (user or group id), per [`PRINCIPAL_REFERENCES`].
 pub async fn principal_references(

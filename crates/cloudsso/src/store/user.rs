@@ -280,6 +280,84 @@ pub async fn record_failure(
         .unwrap_or(0))
 }
 
+/// Reserves one logon attempt before the (slow) secret check (saml-defense rule 11): counts it
+/// atomically unless `max_attempts` (> 0) attempts are already counted or the user is locked. An
+/// expired lock starts a fresh count. Returns the count including this attempt, or `None` when
+/// refused. Commit before verifying so that parallel attempts see each other.
+pub async fn reserve_attempt(
+    conn: &mut Conn,
+    user_id: &str,
+    max_attempts: i64,
+    now: i64,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE users SET          failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN 1                                 ELSE failed_attempts + 1 END,          locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL                              ELSE locked_until END          WHERE id = $2 AND ((locked_until IS NOT NULL AND locked_until <= $1)                             OR (locked_until IS NULL AND failed_attempts < $3))          RETURNING failed_attempts",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(max_attempts)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64, _>("failed_attempts"))
+        .transpose()?)
+}
+
+/// Confirms a reserved attempt as a failure: locks the user until `lock_until` once
+/// `max_attempts` (> 0) failures are counted. Returns whether the user is now locked.
+pub async fn confirm_failure(
+    conn: &mut Conn,
+    user_id: &str,
+    max_attempts: i64,
+    lock_until: i64,
+    now: i64,
+) -> Result<bool> {
+    sqlx::query(
+        "UPDATE users SET locked_until = $1          WHERE id = $2 AND $3 > 0 AND failed_attempts >= $3          AND (locked_until IS NULL OR locked_until <= $4)",
+    )
+    .bind(lock_until)
+    .bind(user_id)
+    .bind(max_attempts)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let locked: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT locked_until FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(locked.flatten().is_some_and(|u| u > now))
+}
+
+/// Gives back a reserved attempt that was not a wrong secret (e.g. a disabled user).
+pub async fn release_attempt(conn: &mut Conn, user_id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_attempts = failed_attempts - 1          WHERE id = $1 AND failed_attempts > 0 AND locked_until IS NULL",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Resets the failure counter after a successful logon, unless the user is locked (a parallel
+/// wrong attempt may have locked it while the secret was checked). Returns whether it was reset;
+/// `false` means the logon must be refused.
+pub async fn clear_failures_unless_locked(
+    conn: &mut Conn,
+    user_id: &str,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE users SET failed_attempts = 0, locked_until = NULL          WHERE id = $1 AND (locked_until IS NULL OR locked_until <= $2)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
 /// Resets the failure counter and lock (successful logon or an admin unlock).
 pub async fn clear_failures(conn: &mut Conn, user_id: &str) -> Result<()> {
     sqlx::query("UPDATE users SET failed_attempts = 0, locked_until = NULL WHERE id = $1")

@@ -550,3 +550,84 @@ both_servers!(signed_requests_and_sp_metadata, |srv| {
     );
     assert!(sp[0].authn_requests_signed);
 });
+
+/// Replaces the `saml:Assertion` of `xml` by a `saml:EncryptedAssertion` to `cert` (AES-256-GCM,
+/// RSA-OAEP-MGF1P key transport inline in `KeyInfo`, as xmlsec1 and pysaml2 produce); with
+/// `strip_signature`, the assertion's own `ds:Signature` is removed first.
+fn encrypt_assertion(xml: &str, cert: &Certificate, strip_signature: bool) -> String {
+    use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+    use aws_lc_rs::rsa::{OAEP_SHA1_MGF1SHA1, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let start = xml.find("<saml:Assertion").unwrap();
+    let end = xml.find("</saml:Assertion>").unwrap() + "</saml:Assertion>".len();
+    let mut assertion = xml[start..end].to_owned();
+    if strip_signature {
+        let s = assertion.find("<ds:Signature").unwrap();
+        let e = assertion.find("</ds:Signature>").unwrap() + "</ds:Signature>".len();
+        assertion.replace_range(s..e, "");
+    }
+    let rng = SystemRandom::new();
+    let mut cek = [0u8; 32];
+    let mut nonce = [0u8; 12];
+    rng.fill(&mut cek).unwrap();
+    rng.fill(&mut nonce).unwrap();
+    let mut data = assertion.into_bytes();
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &cek).unwrap())
+        .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
+        .unwrap();
+    let mut cipher = nonce.to_vec();
+    cipher.extend_from_slice(&data);
+    let public =
+        OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(cert.spki_der()).unwrap())
+            .unwrap();
+    let mut wrapped = vec![0u8; public.ciphertext_size()];
+    let wrapped = public
+        .encrypt(&OAEP_SHA1_MGF1SHA1, &cek, &mut wrapped, None)
+        .unwrap();
+    let xenc = "http://www.w3.org/2001/04/xmlenc#";
+    let encrypted = format!(
+        r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion"><xenc:EncryptedData xmlns:xenc="{xenc}" Type="{xenc}Element"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><xenc:EncryptedKey><xenc:EncryptionMethod Algorithm="{xenc}rsa-oaep-mgf1p"/><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedKey></ds:KeyInfo><xenc:CipherData><xenc:CipherValue>{}</xenc:CipherValue></xenc:CipherData></xenc:EncryptedData></saml:EncryptedAssertion>"#,
+        b64.encode(wrapped),
+        b64.encode(cipher)
+    );
+    format!("{}{encrypted}{}", &xml[..start], &xml[end..])
+}
+
+both_servers!(encrypted_assertion_signs_in_only_when_signed, |srv| {
+    let sso = sso_directory(&srv, "acs-enc").await;
+    // The SP metadata advertises the SP certificate for encryption; IdPs encrypt to it.
+    let md = srv.services.sp_metadata(&sso.d).unwrap();
+    let sp = saml::metadata::parse_sp_metadata(&md).unwrap();
+    let enc_cert = sp[0].encryption_certs.first().unwrap().clone();
+    assert_eq!(enc_cert.der(), sp[0].signing_certs[0].der());
+
+    // Encrypted, assertion not signed: refused, no session.
+    let (rid, _) = sso.start(&srv, "/acs-enc/login").await;
+    let xml = sso.sign(&sso.params(&srv, Some(&rid), "alice@example.com"));
+    let unsigned = encrypt_assertion(&xml, &enc_cert, true);
+    assert_refused(&srv, &sso, &unsigned, "encrypted unsigned assertion").await;
+    // Encrypted to another key: refused.
+    let (rid, _) = sso.start(&srv, "/acs-enc/login").await;
+    let xml = sso.sign(&sso.params(&srv, Some(&rid), "alice@example.com"));
+    let wrong = {
+        let k = SigningKey::generate_rsa(2048).unwrap();
+        let c = Certificate::self_signed(
+            &k,
+            "other sp",
+            at(srv.clock.now() - 60),
+            at(srv.clock.now() + 3600),
+        )
+        .unwrap();
+        encrypt_assertion(&xml, &c, false)
+    };
+    assert_refused(&srv, &sso, &wrong, "encrypted to another key").await;
+
+    // Encrypted and signed: signs in.
+    let signed = encrypt_assertion(&xml, &enc_cert, false);
+    assert!(!signed.contains("alice@example.com"));
+    let (status, cookie, location, body) = post_acs(&srv, &sso.d, &signed, None).await;
+    assert_eq!(status, 303, "{body}");
+    assert!(cookie);
+    assert_eq!(location.as_deref(), Some("/acs-enc"));
+});

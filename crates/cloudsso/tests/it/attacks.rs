@@ -357,6 +357,7 @@ impl Fx {
             expected_in_response_to: Some(in_response_to),
             allow_unsolicited: false,
             require_signed_assertion: true,
+            decryption_keys: &[],
         }
     }
 }

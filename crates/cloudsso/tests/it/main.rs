@@ -14,6 +14,9 @@ mod sso;
 mod access_api;
 mod cloud_role_logon;
 
+// Regression tests of the review findings.
+mod review_fixes;
+
 // Third-party IdPs (pysaml2, samlify).
 mod idp_interop;
 

@@ -34,7 +34,8 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     let dir = temp_dir("up");
     let ports = Ports::free();
     let up = start_up(&dir, ports, &[]).await;
-    let d = &up.demo;
+    let demo = up.demo.clone();
+    let d = &demo;
 
     // demo.json carries every documented key.
     let idaas = &d["idaas"];
@@ -168,6 +169,10 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
         portal.contains("Production") && portal.contains("Staging"),
         "{portal}"
     );
+    assert!(
+        portal.contains("Log on with a RAM user"),
+        "the demo provisions alice as a RAM user on Staging: {portal}"
+    );
     let (role_logon, fields) = form(&portal, &url, "/portal/role-logon");
     let (url, page) = text(b.post(&role_logon).form(&fields).send().await.unwrap()).await;
     let (signin, fields) = form(&page, &url, "/cloud/signin/saml-role/sso");
@@ -183,6 +188,28 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     let up = start_up(&dir, ports, &[]).await;
     assert_eq!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
     drop(up);
+    // What `up` prints names both services' entry points.
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+        .args(["up", "--exit-after-setup", "--data-dir"])
+        .arg(&dir)
+        .args(["--idaas-port", &ports.idaas.to_string()])
+        .args(["--cloudsso-port", &ports.cloudsso.to_string()])
+        .args(["--demo-sp-port", &ports.demo_sp.to_string()])
+        .env("GATEHOUSE_LOG", "warn")
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    for key in ["portal_url", "console_url", "api_token"] {
+        let value = d["cloudsso"][key].as_str().unwrap();
+        assert!(
+            printed.contains(value),
+            "`up` does not print cloudsso.{key}: {printed}"
+        );
+    }
+    assert!(
+        printed.contains(d["idaas"]["signin_url"].as_str().unwrap()),
+        "{printed}"
+    );
     let up = start_up(&dir, ports, &["--reset"]).await;
     assert_ne!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
     drop(up);

@@ -7,4 +7,5 @@ mod response;
 mod support;
 mod writer_lxml;
 mod writer_prop;
+mod xmlenc;
 mod xmlsec;

@@ -115,6 +115,7 @@ fn expect(certs: &[Certificate]) -> SpExpectations<'_> {
         expected_in_response_to: Some(REQ_ID),
         allow_unsolicited: false,
         require_signed_assertion: false,
+        decryption_keys: &[],
     }
 }
 
