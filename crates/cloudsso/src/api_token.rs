@@ -4,7 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use idaas::api_token::TokenName;
+pub use web::api_token::TokenName;
 
 /// A stored API token (the secret is shown once at creation and stored only as SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -53,7 +53,7 @@ mod service {
     use crate::error::{Error, Result};
     use crate::services::Services;
     use crate::store;
-    use idaas::id;
+    use web::id;
 
     impl Services {
         /// Creates a token for `directory_id` (`None` = platform-wide). The secret is returned once.

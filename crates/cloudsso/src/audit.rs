@@ -5,7 +5,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use idaas::audit::{Actor, ActorType, AuditResult};
+pub use web::audit::{Actor, ActorType, AuditResult};
 
 /// Prefix of every action name.
 pub const ACTION_PREFIX: &str = "urn:gatehouse:cloudsso:event:";

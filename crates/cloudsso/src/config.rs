@@ -2,7 +2,8 @@
 
 use std::net::SocketAddr;
 
-pub use idaas::config::{Argon2Params, MasterKeyMaterial};
+pub use web::master_key::MasterKeyMaterial;
+pub use web::password::Argon2Params;
 
 /// Everything the Cloud SSO server needs to start.
 #[derive(Debug, Clone)]

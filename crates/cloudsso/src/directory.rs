@@ -180,7 +180,7 @@ pub fn new_directory_id() -> String {
 
 /// `{prefix}-` followed by `len` random lower-case base32 characters (`len` ≤ 24).
 pub fn prefixed_id(prefix: &str, len: usize) -> String {
-    let raw = idaas::id::new_id("x");
+    let raw = web::id::new_id("x");
     let random = raw.get(2..2 + len.min(24)).unwrap_or_default();
     format!("{prefix}-{random}")
 }

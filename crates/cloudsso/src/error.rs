@@ -1,6 +1,6 @@
 //! The domain error: what can go wrong in a service call, independent of HTTP.
 
-pub use idaas::error::InvalidInput;
+pub use web::error::InvalidInput;
 
 /// Errors of Cloud SSO service operations.
 #[derive(Debug, thiserror::Error)]

@@ -37,9 +37,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Time as an injected dependency (shared with IDaaS until it moves to `crates/web`).
-pub use idaas::clock;
+pub use web::clock;
 /// Encryption of secrets at rest with the master key (shared with IDaaS).
-pub use idaas::master_key;
+pub use web::master_key;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, MasterKeyMaterial};

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::InvalidInput;
 
-pub use idaas::password::{Password, PasswordHasher};
+pub use web::password::{Password, PasswordHasher};
 
 /// How long an account stays locked after too many failed logons.
 pub const LOCK_SECS: i64 = 3600;
@@ -295,7 +295,7 @@ mod service {
     use crate::services::Services;
     use crate::store::{self, session::Session, session::SessionKind};
     use crate::user::UserStatus;
-    use idaas::mfa;
+    use web::mfa;
 
     /// How long a logon may wait for its second factor.
     const MFA_PENDING_SECS: i64 = 600;

@@ -58,7 +58,7 @@ pub struct LogonAssertion {
 }
 
 fn random_id() -> String {
-    format!("_{}", idaas::id::new_id("r").replace('_', ""))
+    format!("_{}", web::id::new_id("r").replace('_', ""))
 }
 
 impl Services {
@@ -112,7 +112,7 @@ impl Services {
                             not_before + time::Duration::days(3650),
                         )
                         .map_err(|e| Error::Internal(e.to_string()))?;
-                        let key_id = idaas::id::new_id("rsk");
+                        let key_id = web::id::new_id("rsk");
                         let der = key
                             .to_pkcs8_der()
                             .map_err(|e| Error::Internal(e.to_string()))?;

@@ -291,7 +291,7 @@ mod service {
                         .map_err(|e| Error::Internal(e.to_string()))?;
                     }
                     let xml = el.to_xml();
-                    let csp_nonce = idaas::id::new_secret("n");
+                    let csp_nonce = web::id::new_secret("n");
                     let html = saml::binding::render_post_form(&saml::binding::PostForm {
                         action: &idp.login_url,
                         param: saml::binding::MessageParam::Request,

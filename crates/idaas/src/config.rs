@@ -2,63 +2,8 @@
 
 use std::net::SocketAddr;
 
-use zeroize::Zeroize;
-
 pub use crate::password::Argon2Params;
-
-/// The 32 raw bytes of the master key (encrypts signing keys and TOTP seeds at rest).
-///
-/// Does not print and is zeroed on drop. [`crate::master_key::MasterKey`] is the AEAD key built from it.
-#[derive(Clone)]
-pub struct MasterKeyMaterial([u8; 32]);
-
-impl MasterKeyMaterial {
-    /// Wraps 32 raw bytes.
-    pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    /// Parses 64 hex characters or standard/url-safe base64 of 32 bytes (surrounding whitespace ignored).
-    pub fn parse(text: &str) -> Result<Self, MasterKeyParseError> {
-        use base64::Engine;
-        let text = text.trim();
-        let mut bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            hex::decode(text).map_err(|_| MasterKeyParseError)?
-        } else {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
-                .map_err(|_| MasterKeyParseError)?
-        };
-        let result = <[u8; 32]>::try_from(bytes.as_slice())
-            .map(Self)
-            .map_err(|_| MasterKeyParseError);
-        bytes.zeroize();
-        result
-    }
-
-    /// The raw bytes (only to build the encryption key).
-    pub fn expose(&self) -> &[u8; 32] {
-        &self.0
-    }
-}
-
-impl Drop for MasterKeyMaterial {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl std::fmt::Debug for MasterKeyMaterial {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKeyMaterial(<redacted>)")
-    }
-}
-
-/// The master key text was not 32 bytes of hex or base64.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("master key must be 32 bytes, as 64 hex characters or base64")]
-pub struct MasterKeyParseError;
+pub use web::master_key::{MasterKeyMaterial, MasterKeyParseError};
 
 /// Everything the IDaaS server needs to start.
 #[derive(Debug, Clone)]
@@ -132,22 +77,5 @@ impl Config {
         c.secure_cookies = false;
         c.metadata_fetch_allow_private = true;
         c
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn master_key_parses_hex_and_base64_and_redacts() {
-        let hex_key = "00".repeat(31) + "ff";
-        let k = MasterKeyMaterial::parse(&hex_key).unwrap();
-        assert_eq!(k.expose()[31], 0xff);
-        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
-        assert_eq!(MasterKeyMaterial::parse(&b64).unwrap().expose(), &[7u8; 32]);
-        assert!(MasterKeyMaterial::parse("short").is_err());
-        assert!(MasterKeyMaterial::parse(&"ab".repeat(31)).is_err());
-        assert_eq!(format!("{k:?}"), "MasterKeyMaterial(<redacted>)");
     }
 }

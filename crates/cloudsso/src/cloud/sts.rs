@@ -495,7 +495,7 @@ impl Services {
         let stored = StoredCredential {
             access_key_id: issued.access_key_id.clone(),
             secret_enc,
-            token_hash: idaas::id::hash_secret(&issued.security_token),
+            token_hash: web::id::hash_secret(&issued.security_token),
             account_id: verified.account.id.clone(),
             role_name: verified.role.name.clone(),
             role_id: verified.role.role_id.clone(),
@@ -533,9 +533,9 @@ impl Services {
         if now >= credential.expires_at {
             return Err(SignatureError::CredentialsExpired.into());
         }
-        if !idaas::id::constant_time_eq(
+        if !web::id::constant_time_eq(
             &credential.token_hash,
-            &idaas::id::hash_secret(request.security_token()),
+            &web::id::hash_secret(request.security_token()),
         ) {
             return Err(SignatureError::SecurityTokenMismatch.into());
         }
@@ -587,7 +587,7 @@ impl Services {
         seconds: i64,
     ) -> Result<String, Error> {
         let now = self.now();
-        let token = idaas::id::new_secret("ghc");
+        let token = web::id::new_secret("ghc");
         let session = ConsoleSession {
             account_id: account_id.to_owned(),
             identity_type,
@@ -597,7 +597,7 @@ impl Services {
             expires_at: now + seconds.max(60),
         };
         let mut tx = self.store.begin_write().await?;
-        store::cloud::insert_console_session(&mut tx, &idaas::id::hash_secret(&token), &session)
+        store::cloud::insert_console_session(&mut tx, &web::id::hash_secret(&token), &session)
             .await?;
         tx.commit().await?;
         Ok(token)
@@ -606,12 +606,9 @@ impl Services {
     /// What the console landing page shows for a session cookie token, if it is valid.
     pub async fn cloud_console_view(&self, token: &str) -> Result<Option<ConsoleView>, Error> {
         let mut conn = self.store.read().await?;
-        let Some(session) = store::cloud::get_console_session(
-            &mut conn,
-            &idaas::id::hash_secret(token),
-            self.now(),
-        )
-        .await?
+        let Some(session) =
+            store::cloud::get_console_session(&mut conn, &web::id::hash_secret(token), self.now())
+                .await?
         else {
             return Ok(None);
         };
@@ -662,7 +659,7 @@ impl Services {
     /// Ends a console session.
     pub async fn close_cloud_console_session(&self, token: &str) -> Result<(), Error> {
         let mut tx = self.store.begin_write().await?;
-        store::cloud::delete_console_session(&mut tx, &idaas::id::hash_secret(token)).await?;
+        store::cloud::delete_console_session(&mut tx, &web::id::hash_secret(token)).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -14,7 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-pub use idaas::http::auth::{cookie_value, query_escape};
+pub use web::http::{cookie_value, query_escape};
 
 use super::{ApiError, AppState, ClientIp, csrf};
 use crate::api_token::ApiToken;
@@ -71,7 +71,7 @@ pub fn login_csrf_token(headers: &HeaderMap, name: &str) -> String {
                             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 })
         })
-        .map_or_else(|| idaas::id::new_secret(LOGIN_CSRF_PREFIX), str::to_owned)
+        .map_or_else(|| web::id::new_secret(LOGIN_CSRF_PREFIX), str::to_owned)
 }
 
 /// The `Set-Cookie` value carrying a login CSRF token (one hour).

@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn request_id() -> String {
-    idaas::id::new_id("req")
+    web::id::new_id("req")
 }
 
 fn sts_error(e: &StsError) -> Response {
@@ -154,7 +154,7 @@ fn landing(relay_state: Option<&str>) -> String {
 /// The CSRF token of a console session: derived from its cookie secret (which a cross-site
 /// page cannot read), so it needs no storage.
 fn console_csrf_token(cookie_token: &str) -> String {
-    idaas::id::hash_secret(&format!("cloud-console-csrf:{cookie_token}"))
+    web::id::hash_secret(&format!("cloud-console-csrf:{cookie_token}"))
 }
 
 /// Records a console sign-in (or its refusal): the portal user the Response was issued to (when

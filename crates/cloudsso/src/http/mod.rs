@@ -2,7 +2,7 @@
 //!
 //! Handlers parse, call the domain (`Services`), and render. Each area has its own module with a
 //! `router()` (or `routes()` for the documented admin API); [`router`] merges them. The generic
-//! pieces (ApiError, ApiJson, ApiQuery, ClientIp, CSRF) are shared with IDaaS.
+//! pieces (ApiError, ApiJson, ApiQuery, ApiRoutes, CSRF) live in the shared `web` crate.
 
 pub mod admin;
 pub mod auth;
@@ -21,11 +21,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::handler::Handler;
 use axum::http::{Method, StatusCode};
-use axum::routing::MethodRouter;
 
-pub use idaas::http::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, csrf, payload_too_large};
+pub use web::http::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, csrf, payload_too_large};
 
 /// The TCP peer address of the request (from `into_make_service_with_connect_info`). IDaaS's
 /// extractor of the same name now reads its own trusted-proxy configuration, so Cloud SSO has its
@@ -101,67 +99,8 @@ pub fn admin_routes() -> Vec<(Method, String)> {
     all
 }
 
-/// Admin API routes of one area: the axum router plus the list of (method, path) pairs it serves,
-/// so that [`admin_routes`] lists exactly what is routed.
-#[derive(Debug, Default)]
-pub struct ApiRoutes {
-    router: Router<AppState>,
-    routes: Vec<(Method, String)>,
-}
-
-impl ApiRoutes {
-    /// No routes.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Registers `method_router`, which must serve only `method`, at `path`.
-    pub fn route(
-        mut self,
-        method: Method,
-        path: &str,
-        method_router: MethodRouter<AppState>,
-    ) -> Self {
-        self.router = self.router.route(path, method_router);
-        self.routes.push((method, path.to_owned()));
-        self
-    }
-
-    /// `GET path`.
-    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::GET, path, axum::routing::get(handler))
-    }
-
-    /// `POST path`.
-    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::POST, path, axum::routing::post(handler))
-    }
-
-    /// `PUT path`.
-    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::PUT, path, axum::routing::put(handler))
-    }
-
-    /// `PATCH path`.
-    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::PATCH, path, axum::routing::patch(handler))
-    }
-
-    /// `DELETE path`.
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::DELETE, path, axum::routing::delete(handler))
-    }
-
-    /// The (method, path) pairs registered so far.
-    pub fn list(&self) -> &[(Method, String)] {
-        &self.routes
-    }
-
-    /// The axum router.
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
-    }
-}
+/// Admin API routes of one area (see [`web::http::ApiRoutes`]); [`admin_routes`] lists them.
+pub type ApiRoutes = web::http::ApiRoutes<AppState>;
 
 /// Maps a domain error to the HTTP error (the one place that decides status codes).
 pub fn api_error(e: Error) -> ApiError {

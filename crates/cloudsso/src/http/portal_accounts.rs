@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn post_page(state: &AppState, post: &LogonPost) -> Response {
-    let nonce = idaas::id::new_id("n").replace('_', "");
+    let nonce = web::id::new_id("n").replace('_', "");
     let html = render_post_form(&PostForm {
         action: &post.action,
         param: MessageParam::Response,

@@ -33,7 +33,7 @@ fn from_row(row: &AnyRow) -> Result<AuditEvent> {
 
 /// Appends an event at time `now` (call inside the transaction of the change it records).
 pub async fn append(conn: &mut Conn, event: &NewAuditEvent, now: i64) -> Result<String> {
-    let id = idaas::id::new_time_ordered_id("evt", now);
+    let id = web::id::new_time_ordered_id("evt", now);
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )))

@@ -10,12 +10,13 @@ pub mod audit;
 pub mod cloud;
 pub mod directory;
 pub mod group;
-pub mod rate_limit;
+pub use web::rate_limit;
 pub mod saml_state;
 pub mod session;
 pub mod user;
 
 use db::{Db, Tx};
+pub use web::sql::{flag, like_escape};
 
 use crate::error::{Error, Result};
 
@@ -104,11 +105,6 @@ impl Store {
     }
 }
 
-/// Stores a flag as BIGINT 0/1 (the `Any` driver cannot decode SQLite booleans).
-pub fn flag(b: bool) -> i64 {
-    i64::from(b)
-}
-
 /// Maps a unique violation to [`Error::AlreadyExists`], other errors to [`Error::Db`].
 pub fn unique_as(entity: &'static str, field: &'static str) -> impl Fn(sqlx::Error) -> Error {
     move |e| {
@@ -128,16 +124,4 @@ pub fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Re
 /// Encodes a JSON column.
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Internal(format!("json encode: {e}")))
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

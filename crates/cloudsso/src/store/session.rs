@@ -94,14 +94,14 @@ fn from_row(row: &AnyRow) -> Result<Session> {
 
 /// SHA-256 of a cookie token.
 pub fn hash_token(token: &str) -> String {
-    idaas::id::hash_secret(token)
+    web::id::hash_secret(token)
 }
 
 /// Creates a session from a template (its `id_hash` and `csrf_token` are generated here).
 pub async fn create(conn: &mut Conn, mut s: Session) -> Result<NewSession> {
-    let token = idaas::id::new_secret("ghs");
+    let token = web::id::new_secret("ghs");
     s.id_hash = hash_token(&token);
-    s.csrf_token = idaas::id::new_secret("csrf");
+    s.csrf_token = web::id::new_secret("csrf");
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO sessions ({COLUMNS}, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $12)"
     )))

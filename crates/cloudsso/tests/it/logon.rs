@@ -135,9 +135,9 @@ both_backends!(totp_is_bound_at_first_logon_then_required, |env| {
         .await;
     assert!(
         matches!(wrong, Err(LogonError::WrongCode))
-            || idaas::mfa::code_at(&secret, now as u64).unwrap() == "000000"
+            || web::mfa::code_at(&secret, now as u64).unwrap() == "000000"
     );
-    let code = idaas::mfa::code_at(&secret, now as u64).unwrap();
+    let code = web::mfa::code_at(&secret, now as u64).unwrap();
     s.verify_logon_mfa(&d, &first.session.session, &code, None)
         .await
         .unwrap();
@@ -149,7 +149,7 @@ both_backends!(totp_is_bound_at_first_logon_then_required, |env| {
         .await
         .unwrap();
     assert!(matches!(second.step, LogonStep::Mfa));
-    let code2 = idaas::mfa::code_at(&secret, env.clock_now() as u64).unwrap();
+    let code2 = web::mfa::code_at(&secret, env.clock_now() as u64).unwrap();
     s.verify_logon_mfa(&d, &second.session.session, &code2, None)
         .await
         .unwrap();

@@ -13,6 +13,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+pub use web::http::{cookie_value, query_escape};
+
 use super::{ApiError, AppState, ClientIp, csrf};
 use crate::api_token::ApiToken;
 use crate::audit::Actor;
@@ -43,18 +45,6 @@ pub fn clear_session_cookie(instance_id: &str, secure: bool) -> String {
         session_cookie_name(instance_id),
         if secure { "; Secure" } else { "" }
     )
-}
-
-/// The value of cookie `name` in the request headers.
-pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// The unexpired session of `instance_id` named by the request's cookie (including sessions
@@ -263,11 +253,6 @@ impl From<ApiError> for SessionRejection {
     fn from(e: ApiError) -> Self {
         SessionRejection::Error(e)
     }
-}
-
-/// Percent-encodes a string for a query parameter value.
-pub fn query_escape(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 impl FromRequestParts<AppState> for UserSession {

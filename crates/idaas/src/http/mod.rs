@@ -7,7 +7,6 @@ pub mod accounts;
 pub mod api_types;
 pub mod audit;
 pub mod auth;
-pub mod csrf;
 pub mod health;
 pub mod instances;
 pub mod openapi;
@@ -23,17 +22,14 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Request};
-use axum::handler::Handler;
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::routing::MethodRouter;
-use axum::{Json, Router};
-use serde::Serialize;
-use utoipa::ToSchema;
+use axum::response::Response;
+
+pub use web::http::{ApiError, ApiJson, ApiQuery, ApiResult, ErrorBody, csrf, payload_too_large};
 
 use crate::error::Error;
 use crate::services::Services;
@@ -95,71 +91,12 @@ pub fn admin_routes() -> Vec<(Method, String)> {
         apps::routes(),
     ]
     .into_iter()
-    .flat_map(|r| r.routes)
+    .flat_map(|r| r.list().to_vec())
     .collect()
 }
 
-/// Admin API routes of one area: the axum router plus the list of (method, path) pairs it serves,
-/// so that [`admin_routes`] lists exactly what is routed. Each call registers ONE method.
-#[derive(Debug, Default)]
-pub struct ApiRoutes {
-    router: Router<AppState>,
-    routes: Vec<(Method, String)>,
-}
-
-impl ApiRoutes {
-    /// No routes.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Registers `method_router`, which must serve only `method`, at `path` (e.g. to add a layer).
-    pub fn route(
-        mut self,
-        method: Method,
-        path: &str,
-        method_router: MethodRouter<AppState>,
-    ) -> Self {
-        self.router = self.router.route(path, method_router);
-        self.routes.push((method, path.to_owned()));
-        self
-    }
-
-    /// `GET path`.
-    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::GET, path, axum::routing::get(handler))
-    }
-
-    /// `POST path`.
-    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::POST, path, axum::routing::post(handler))
-    }
-
-    /// `PUT path`.
-    pub fn put<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::PUT, path, axum::routing::put(handler))
-    }
-
-    /// `PATCH path`.
-    pub fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::PATCH, path, axum::routing::patch(handler))
-    }
-
-    /// `DELETE path`.
-    pub fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &str, handler: H) -> Self {
-        self.route(Method::DELETE, path, axum::routing::delete(handler))
-    }
-
-    /// The (method, path) pairs registered so far.
-    pub fn list(&self) -> &[(Method, String)] {
-        &self.routes
-    }
-
-    /// The axum router.
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
-    }
-}
+/// Admin API routes of one area (see [`web::http::ApiRoutes`]); [`admin_routes`] lists them.
+pub type ApiRoutes = web::http::ApiRoutes<AppState>;
 
 async fn count_requests(
     axum::extract::State(state): axum::extract::State<AppState>,
@@ -169,94 +106,6 @@ async fn count_requests(
     let resp = next.run(req).await;
     state.metrics.http_request(resp.status().as_u16());
     resp
-}
-
-/// The JSON error body of every API error.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Machine-readable code, e.g. `not_found`, `invalid_request`, `conflict`.
-    pub error: String,
-    /// Human-readable message.
-    pub message: String,
-}
-
-/// An error at the HTTP edge: status code plus `{"error": code, "message": …}`.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Machine-readable code.
-    pub code: &'static str,
-    /// Human-readable message (never secrets or internals).
-    pub message: String,
-}
-
-impl ApiError {
-    /// An error with the given status, code and message.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    /// 404 `not_found`.
-    pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
-    }
-
-    /// 401 `unauthenticated`.
-    pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-    }
-
-    /// 403 `forbidden`.
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    /// 400 `invalid_request`.
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
-    }
-
-    /// 500 `internal` (the detail is logged, not returned).
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code, self.message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_owned(),
-            message: self.message,
-        };
-        let mut resp = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(
-                axum::http::header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-        }
-        resp
-    }
 }
 
 impl From<Error> for ApiError {
@@ -276,66 +125,6 @@ impl From<Error> for ApiError {
             Error::Forbidden(m) => ApiError::forbidden(m),
             Error::Db(_) | Error::Corrupt(_) | Error::Internal(_) => ApiError::internal(e),
         }
-    }
-}
-
-impl From<crate::error::InvalidInput> for ApiError {
-    fn from(i: crate::error::InvalidInput) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", i.to_string())
-    }
-}
-
-/// Result of a handler.
-pub type ApiResult<T> = Result<T, ApiError>;
-
-/// `Json<T>` whose rejections are [`ApiError`]s (400 `invalid_json`, 413, 415).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
-    }
-}
-
-fn json_rejection(r: JsonRejection) -> ApiError {
-    match r {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            payload_too_large()
-        }
-        JsonRejection::JsonDataError(e) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.body_text())
-        }
-        other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", other.body_text()),
-    }
-}
-
-/// 413 `payload_too_large`.
-pub fn payload_too_large() -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        "request body is too large",
-    )
-}
-
-impl<T: Serialize> IntoResponse for ApiJson<T> {
-    fn into_response(self) -> Response {
-        Json(self.0).into_response()
     }
 }
 
@@ -366,24 +155,5 @@ impl FromRequestParts<AppState> for ClientIp {
             .filter_map(|v| v.to_str().ok());
         let ip = crate::net::client_address(peer, forwarded, &state.config.trusted_proxies);
         Ok(ClientIp(Some(ip.to_string())))
-    }
-}
-
-/// Query string extractor whose rejection is a 400 [`ApiError`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiQuery<T>(pub T);
-
-impl<T, S> FromRequestParts<S> for ApiQuery<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| ApiQuery(q.0))
-            .map_err(|e| ApiError::bad_request(e.body_text()))
     }
 }

@@ -18,10 +18,11 @@ pub mod application;
 pub mod authn_request_id;
 pub mod grant;
 pub mod pending_sso;
-pub mod rate_limit;
+pub use web::rate_limit;
 pub mod signing_key;
 
 use db::{Db, Tx};
+pub(crate) use web::sql::{flag, like_escape};
 
 use crate::error::{Error, Result};
 
@@ -78,11 +79,6 @@ impl Store {
     }
 }
 
-/// Stores a flag as BIGINT 0/1 (the `Any` driver cannot decode SQLite booleans).
-pub(crate) fn flag(b: bool) -> i64 {
-    i64::from(b)
-}
-
 /// Maps a unique violation to [`Error::AlreadyExists`], other errors to [`Error::Db`].
 pub(crate) fn unique_as(
     entity: &'static str,
@@ -105,18 +101,6 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(column: &str, text: &str
 /// Encodes a JSON column.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|e| Error::Internal(format!("json encode: {e}")))
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub(crate) fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// A bind value for dynamically assembled queries (filters).

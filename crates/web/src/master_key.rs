@@ -7,7 +7,7 @@
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Why a sealed secret could not be produced or opened.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -87,6 +87,60 @@ impl MasterKey {
     }
 }
 
+/// The 32 raw bytes of the master key (encrypts signing keys and TOTP seeds at rest).
+///
+/// Does not print and is zeroed on drop. [`MasterKey`] is the AEAD key built from it.
+#[derive(Clone)]
+pub struct MasterKeyMaterial([u8; 32]);
+
+impl MasterKeyMaterial {
+    /// Wraps 32 raw bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Parses 64 hex characters or standard/url-safe base64 of 32 bytes (surrounding whitespace ignored).
+    pub fn parse(text: &str) -> Result<Self, MasterKeyParseError> {
+        use base64::Engine;
+        let text = text.trim();
+        let mut bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            hex::decode(text).map_err(|_| MasterKeyParseError)?
+        } else {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
+                .map_err(|_| MasterKeyParseError)?
+        };
+        let result = <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Self)
+            .map_err(|_| MasterKeyParseError);
+        bytes.zeroize();
+        result
+    }
+
+    /// The raw bytes (only to build the encryption key).
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for MasterKeyMaterial {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for MasterKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKeyMaterial(<redacted>)")
+    }
+}
+
+/// The master key text was not 32 bytes of hex or base64.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("master key must be 32 bytes, as 64 hex characters or base64")]
+pub struct MasterKeyParseError;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +179,17 @@ mod tests {
     fn debug_redacts() {
         let key = MasterKey::new(&[1u8; 32]).unwrap();
         assert_eq!(format!("{key:?}"), "MasterKey(<redacted>)");
+    }
+
+    #[test]
+    fn master_key_parses_hex_and_base64_and_redacts() {
+        let hex_key = "00".repeat(31) + "ff";
+        let k = MasterKeyMaterial::parse(&hex_key).unwrap();
+        assert_eq!(k.expose()[31], 0xff);
+        let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+        assert_eq!(MasterKeyMaterial::parse(&b64).unwrap().expose(), &[7u8; 32]);
+        assert!(MasterKeyMaterial::parse("short").is_err());
+        assert!(MasterKeyMaterial::parse(&"ab".repeat(31)).is_err());
+        assert_eq!(format!("{k:?}"), "MasterKeyMaterial(<redacted>)");
     }
 }
