@@ -150,7 +150,7 @@ mod service {
         ) -> Result<(Vec<Group>, Option<String>)> {
             let limit = limit.clamp(1, 100);
             let mut conn = self.store.read().await?;
-            let mut groups = store::group::list(
+            let groups = store::group::list(
                 &mut conn,
                 directory_id,
                 filter.map(|f| (f.op, f.value.as_str())),
@@ -158,14 +158,9 @@ mod service {
                 next_token,
             )
             .await?;
-            let more = groups.len() as i64 > limit;
-            groups.truncate(limit as usize);
-            let next = if more {
-                groups.last().map(|g| g.name.to_lowercase())
-            } else {
-                None
-            };
-            Ok((groups, next))
+            Ok(web::sql::keyset_page(groups, limit, |g| {
+                g.name.to_lowercase()
+            }))
         }
 
         /// Renames or re-describes a group.

@@ -378,7 +378,7 @@ mod service {
         ) -> Result<(Vec<User>, Option<String>)> {
             let limit = limit.clamp(1, 100);
             let mut conn = self.store.read().await?;
-            let mut users = store::user::list(
+            let users = store::user::list(
                 &mut conn,
                 directory_id,
                 filter.map(|f| (f.op, f.value.as_str())),
@@ -386,14 +386,9 @@ mod service {
                 next_token,
             )
             .await?;
-            let more = users.len() as i64 > limit;
-            users.truncate(limit as usize);
-            let next = if more {
-                users.last().map(|u| u.user_name.to_lowercase())
-            } else {
-                None
-            };
-            Ok((users, next))
+            Ok(web::sql::keyset_page(users, limit, |u| {
+                u.user_name.to_lowercase()
+            }))
         }
 
         /// Changes profile fields, status or the per-user MFA flag. Disabling ends the user's sessions.

@@ -83,15 +83,7 @@ pub async fn query(
         q = q.bind(b);
     }
     let rows = q.fetch_all(&mut *conn).await?;
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    Ok(AuditPage {
-        next_cursor: if more {
-            items.last().map(|e| e.id.clone())
-        } else {
-            None
-        },
-        items,
-    })
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    let (items, next_cursor) = web::sql::keyset_page(items, limit, |e| e.id.clone());
+    Ok(AuditPage { next_cursor, items })
 }
