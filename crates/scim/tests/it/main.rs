@@ -1,0 +1,5 @@
+//! Integration tests of the scim crate (one binary).
+mod client;
+mod core;
+mod filter;
+mod patch;
