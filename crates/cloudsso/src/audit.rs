@@ -132,5 +132,18 @@ mod service {
             let mut conn = self.store.read().await?;
             store::audit::query(&mut conn, directory_id, action_prefix, cursor, limit).await
         }
+
+        /// Events of no directory (e.g. a POST to an unknown ACS URL), newest first; same
+        /// arguments as [`Services::query_audit`]. Not exposed over HTTP (admin tokens belong to a
+        /// directory): for operators and tests.
+        pub async fn query_platform_audit(
+            &self,
+            action_prefix: Option<&str>,
+            cursor: Option<&str>,
+            limit: i64,
+        ) -> Result<AuditPage> {
+            let mut conn = self.store.read().await?;
+            store::audit::query_platform(&mut conn, action_prefix, cursor, limit).await
+        }
     }
 }

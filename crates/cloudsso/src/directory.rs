@@ -140,6 +140,9 @@ pub struct Directory {
     pub mfa_setting: MfaSetting,
     /// Portal session lifetime in seconds.
     pub portal_session_secs: i64,
+    /// Whether SCIM synchronization is on (products.md §2.3): the SCIM server accepts this
+    /// directory's credentials and Synchronized users and groups are read-only elsewhere.
+    pub scim_enabled: bool,
     /// Our SP signing certificate (PEM).
     pub sp_certificate: String,
     /// Creation time.
@@ -155,6 +158,13 @@ impl Directory {
     /// Whether username/password logon is possible (exactly when SSO is off).
     pub fn password_logon_enabled(&self) -> bool {
         !self.sso.enabled
+    }
+
+    /// Whether an administrator may not change an object of this provision type: Synchronized
+    /// objects are read-only while SCIM synchronization is on (products.md §2.2; password reset
+    /// and enabling/disabling logon excepted).
+    pub fn synchronized_read_only(&self, provision_type: crate::user::ProvisionType) -> bool {
+        self.scim_enabled && provision_type == crate::user::ProvisionType::Synchronized
     }
 }
 
@@ -247,6 +257,7 @@ mod service {
                 password_policy: PasswordPolicy::default(),
                 mfa_setting: MfaSetting::default(),
                 portal_session_secs: DEFAULT_PORTAL_SESSION_SECS,
+                scim_enabled: false,
                 sp_certificate,
                 created_at: now,
                 updated_at: now,

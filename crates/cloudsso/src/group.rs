@@ -70,6 +70,10 @@ pub struct Group {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// The SCIM `externalId` (the client's id of the group), if any.
+    pub external_id: Option<String>,
+    /// Bumped by every change of the group or its members, whatever its source (the SCIM ETag).
+    pub version: i64,
 }
 
 /// Fields of a new group.
@@ -98,7 +102,24 @@ mod service {
     use crate::error::{Error, Result};
     use crate::services::Services;
     use crate::store;
-    use crate::user::{NameFilter, User, check_len};
+    use crate::user::{
+        NameFilter, User, WriteSource, check_len, synchronized_read_only,
+        synchronized_read_only_message,
+    };
+
+    /// 409 when an administrator would change a Synchronized group while SCIM is on.
+    async fn refuse_if_read_only(
+        conn: &mut store::Conn,
+        source: WriteSource,
+        g: &Group,
+    ) -> Result<()> {
+        if synchronized_read_only(conn, source, &g.directory_id, g.provision_type).await? {
+            return Err(Error::conflict(synchronized_read_only_message(
+                "group", &g.name,
+            )));
+        }
+        Ok(())
+    }
 
     impl Services {
         /// Creates a group.
@@ -108,16 +129,38 @@ mod service {
             directory_id: &str,
             new: NewGroup,
         ) -> Result<Group> {
+            self.create_group_as(WriteSource::Admin, actor, directory_id, new, None)
+                .await
+        }
+
+        /// [`Services::create_group`] on behalf of `source`: [`WriteSource::Scim`] creates a
+        /// Synchronized group with the SCIM `externalId`.
+        pub async fn create_group_as(
+            &self,
+            source: WriteSource,
+            actor: &Actor,
+            directory_id: &str,
+            new: NewGroup,
+            external_id: Option<String>,
+        ) -> Result<Group> {
             let now = self.now();
+            if let Some(e) = &external_id {
+                check_len("external_id", e, 256)?;
+            }
             check_len("description", &new.description, 1024)?;
             let g = Group {
                 id: prefixed_id("g", 20),
                 directory_id: directory_id.to_owned(),
                 name: new.group_name.as_str().to_owned(),
                 description: new.description,
-                provision_type: ProvisionType::Manual,
+                provision_type: match source {
+                    WriteSource::Admin => ProvisionType::Manual,
+                    WriteSource::Scim => ProvisionType::Synchronized,
+                },
                 created_at: now,
                 updated_at: now,
+                external_id,
+                version: 1,
             };
             let mut tx = self.store.begin_write().await?;
             store::directory::get(&mut tx, directory_id)
@@ -163,9 +206,23 @@ mod service {
             }))
         }
 
-        /// Renames or re-describes a group.
+        /// Renames or re-describes a group (409 for a Synchronized group while SCIM is on).
         pub async fn update_group(
             &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            patch: GroupPatch,
+        ) -> Result<Group> {
+            self.update_group_as(WriteSource::Admin, actor, directory_id, group_id, patch)
+                .await
+        }
+
+        /// [`Services::update_group`] on behalf of `source` (the SCIM server passes
+        /// [`WriteSource::Scim`]).
+        pub async fn update_group_as(
+            &self,
+            source: WriteSource,
             actor: &Actor,
             directory_id: &str,
             group_id: &str,
@@ -176,6 +233,7 @@ mod service {
             let mut g = store::group::get(&mut tx, directory_id, group_id)
                 .await?
                 .ok_or(Error::NotFound("group"))?;
+            refuse_if_read_only(&mut tx, source, &g).await?;
             if let Some(n) = patch.group_name {
                 g.name = n.as_str().to_owned();
             }
@@ -184,7 +242,7 @@ mod service {
                 g.description = d;
             }
             g.updated_at = now;
-            store::group::update(&mut tx, &g).await?;
+            g.version = store::group::update(&mut tx, &g).await?;
             let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "update")
                 .target("group", group_id)
                 .detail(serde_json::json!({ "group_name": g.name }));
@@ -193,9 +251,24 @@ mod service {
             Ok(g)
         }
 
-        /// Deletes a group; refused while it has members or access assignments (products.md §2.2).
+        /// Deletes a group; refused while it has members or access assignments (products.md §2.2),
+        /// and for a Synchronized group while SCIM is on.
         pub async fn delete_group(
             &self,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+        ) -> Result<()> {
+            self.delete_group_as(WriteSource::Admin, actor, directory_id, group_id)
+                .await
+        }
+
+        /// [`Services::delete_group`] on behalf of `source`. With [`WriteSource::Scim`] the
+        /// read-only rule does not apply and the members go with the group (a SCIM DELETE must not
+        /// fail on them); access assignments still refuse it (409).
+        pub async fn delete_group_as(
+            &self,
+            source: WriteSource,
             actor: &Actor,
             directory_id: &str,
             group_id: &str,
@@ -205,9 +278,11 @@ mod service {
             let g = store::group::get(&mut tx, directory_id, group_id)
                 .await?
                 .ok_or(Error::NotFound("group"))?;
-            if !store::group::member_ids(&mut tx, group_id)
-                .await?
-                .is_empty()
+            refuse_if_read_only(&mut tx, source, &g).await?;
+            if source == WriteSource::Admin
+                && !store::group::member_ids(&mut tx, group_id)
+                    .await?
+                    .is_empty()
             {
                 return Err(Error::conflict("remove the group's members first"));
             }
@@ -218,16 +293,22 @@ mod service {
                     refs.join(", ")
                 )));
             }
+            let members = store::group::remove_all_members(&mut tx, group_id, now).await?;
             store::group::delete(&mut tx, directory_id, group_id).await?;
+            let mut detail = serde_json::json!({ "group_name": g.name });
+            if members > 0 {
+                detail["removed_members"] = serde_json::json!(members);
+            }
             let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "delete")
                 .target("group", group_id)
-                .detail(serde_json::json!({ "group_name": g.name }));
+                .detail(detail);
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
             Ok(())
         }
 
-        /// Adds a user to a group (idempotent).
+        /// Adds a user to a group (idempotent); refused (409) for a Synchronized group while SCIM
+        /// is on.
         pub async fn add_group_member(
             &self,
             actor: &Actor,
@@ -235,14 +316,28 @@ mod service {
             group_id: &str,
             user_id: &str,
         ) -> Result<()> {
+            self.add_group_member_as(WriteSource::Admin, actor, directory_id, group_id, user_id)
+                .await
+        }
+
+        /// [`Services::add_group_member`] on behalf of `source`.
+        pub async fn add_group_member_as(
+            &self,
+            source: WriteSource,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            user_id: &str,
+        ) -> Result<()> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            store::group::get(&mut tx, directory_id, group_id)
+            let g = store::group::get(&mut tx, directory_id, group_id)
                 .await?
                 .ok_or(Error::NotFound("group"))?;
             store::user::get(&mut tx, directory_id, user_id)
                 .await?
                 .ok_or(Error::NotFound("user"))?;
+            refuse_if_read_only(&mut tx, source, &g).await?;
             if store::group::add_member(&mut tx, group_id, user_id, now).await? {
                 let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "add_member")
                     .target("group", group_id)
@@ -253,7 +348,7 @@ mod service {
             Ok(())
         }
 
-        /// Removes a user from a group.
+        /// Removes a user from a group; refused (409) for a Synchronized group while SCIM is on.
         pub async fn remove_group_member(
             &self,
             actor: &Actor,
@@ -261,12 +356,26 @@ mod service {
             group_id: &str,
             user_id: &str,
         ) -> Result<()> {
+            self.remove_group_member_as(WriteSource::Admin, actor, directory_id, group_id, user_id)
+                .await
+        }
+
+        /// [`Services::remove_group_member`] on behalf of `source`.
+        pub async fn remove_group_member_as(
+            &self,
+            source: WriteSource,
+            actor: &Actor,
+            directory_id: &str,
+            group_id: &str,
+            user_id: &str,
+        ) -> Result<()> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            store::group::get(&mut tx, directory_id, group_id)
+            let g = store::group::get(&mut tx, directory_id, group_id)
                 .await?
                 .ok_or(Error::NotFound("group"))?;
-            if !store::group::remove_member(&mut tx, group_id, user_id).await? {
+            refuse_if_read_only(&mut tx, source, &g).await?;
+            if !store::group::remove_member(&mut tx, group_id, user_id, now).await? {
                 return Err(Error::NotFound("group member"));
             }
             let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "remove_member")

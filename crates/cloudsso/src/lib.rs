@@ -17,6 +17,8 @@ pub mod http;
 pub mod login_preference;
 pub mod password_logon;
 pub mod saml_sp;
+pub mod scim;
+pub mod scim_credential;
 pub mod services;
 pub mod sso_settings;
 pub mod store;

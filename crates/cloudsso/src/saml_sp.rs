@@ -36,6 +36,9 @@ pub enum SsoStart {
     },
 }
 
+/// Longest ACS uuid (from the URL path, so attacker-chosen) written to the audit log.
+pub const MAX_AUDITED_ACS_UUID: usize = 64;
+
 /// Why the ACS refused a Response. The user sees [`AcsError::user_message`]; details go to the audit log.
 #[derive(Debug, thiserror::Error)]
 pub enum AcsError {
@@ -309,7 +312,8 @@ mod service {
         }
 
         /// The ACS: validates a posted `SAMLResponse` for the directory with this ACS uuid and opens
-        /// a portal session. Every refusal is audited with its reason and creates no session.
+        /// a portal session. Every refusal is audited with its reason and creates no session; an
+        /// unknown ACS uuid is audited with no directory (see [`Services::audit_acs_refusal`]).
         pub async fn consume_saml_response(
             &self,
             acs_uuid: &str,
@@ -320,23 +324,60 @@ mod service {
             let directory = {
                 let mut conn = self.store.read().await?;
                 store::directory::get_by_acs_uuid(&mut conn, acs_uuid).await?
-            }
-            .ok_or(AcsError::UnknownAcs)?;
-            let actor = Actor::anonymous(ip.map(str::to_owned));
+            };
+            let Some(directory) = directory else {
+                self.record_acs_refusal(None, acs_uuid, ip, &AcsError::UnknownAcs.to_string())
+                    .await;
+                return Err(AcsError::UnknownAcs);
+            };
             match self
                 .consume_for(&directory, saml_response, relay_state, ip)
                 .await
             {
                 Ok(logon) => Ok(logon),
                 Err(e) => {
-                    let ev = NewAuditEvent::new(Some(&directory.id), &actor, "logon", "saml")
-                        .failure()
-                        .detail(serde_json::json!({ "reason": e.to_string() }));
-                    if let Err(ae) = self.record_audit(&ev).await {
-                        tracing::warn!(error = %ae, "cannot record ACS audit event");
-                    }
+                    self.record_acs_refusal(Some(&directory.id), acs_uuid, ip, &e.to_string())
+                        .await;
                     Err(e)
                 }
+            }
+        }
+
+        /// Audits a request the ACS refused before reading a `SAMLResponse` (an unreadable form,
+        /// e.g. a body above the HTTP limit): a `logon:saml` failure with `reason`, in the
+        /// directory of `acs_uuid`, or with no directory when no directory has that ACS uuid.
+        pub async fn audit_acs_refusal(&self, acs_uuid: &str, ip: Option<&str>, reason: &str) {
+            let directory_id = match self.store.read().await {
+                Ok(mut conn) => store::directory::get_by_acs_uuid(&mut conn, acs_uuid)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|d| d.id),
+                Err(_) => None,
+            };
+            self.record_acs_refusal(directory_id.as_deref(), acs_uuid, ip, reason)
+                .await;
+        }
+
+        /// Writes one refused-logon event (`logon:saml`, failure, target the ACS uuid, trimmed to
+        /// [`MAX_AUDITED_ACS_UUID`] characters as it comes from the URL). Audit failures are logged,
+        /// never shown to the user. `directory_id` is `None` for an unknown ACS uuid (stored with a
+        /// NULL directory: platform events, read with [`Services::query_platform_audit`]).
+        async fn record_acs_refusal(
+            &self,
+            directory_id: Option<&str>,
+            acs_uuid: &str,
+            ip: Option<&str>,
+            reason: &str,
+        ) {
+            let actor = Actor::anonymous(ip.map(str::to_owned));
+            let uuid: String = acs_uuid.chars().take(MAX_AUDITED_ACS_UUID).collect();
+            let ev = NewAuditEvent::new(directory_id, &actor, "logon", "saml")
+                .target("acs", &uuid)
+                .failure()
+                .detail(serde_json::json!({ "reason": reason }));
+            if let Err(ae) = self.record_audit(&ev).await {
+                tracing::warn!(error = %ae, %reason, "cannot record ACS audit event");
             }
         }
 

@@ -108,6 +108,26 @@ impl ProvisionType {
     }
 }
 
+/// Who writes a user or group. The read-only rule for Synchronized objects while the directory's
+/// SCIM synchronization is on (products.md §2.2) applies to [`WriteSource::Admin`] (admin API,
+/// console, seeding) only; the SCIM server writes with [`WriteSource::Scim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteSource {
+    /// An administrator (admin API, console, in-process seeding).
+    Admin,
+    /// The directory's SCIM client, through the SCIM server.
+    Scim,
+}
+
+/// The message of the 409 refusing an administrator's change of a Synchronized object.
+pub fn synchronized_read_only_message(kind: &str, name: &str) -> String {
+    format!(
+        "{kind} {name:?} is synchronized by SCIM and read-only while SCIM synchronization is enabled \
+         (only password reset and enabling or disabling logon are allowed); disable SCIM \
+         synchronization in Settings > User Settings to edit it"
+    )
+}
+
 /// A directory user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct User {
@@ -143,6 +163,10 @@ pub struct User {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// The SCIM `externalId` (the client's id of the user), if any.
+    pub external_id: Option<String>,
+    /// Bumped by every change of the user, whatever its source (the SCIM ETag).
+    pub version: i64,
 }
 
 /// Fields of a new user.
@@ -268,6 +292,8 @@ impl NameFilter {
     }
 }
 
+pub(crate) use service::synchronized_read_only;
+
 mod service {
     use super::*;
     use crate::audit::{Actor, NewAuditEvent};
@@ -289,6 +315,23 @@ mod service {
         check_len("description", description, 1024)
     }
 
+    /// Whether a change by `source` of an object with `provision_type` in the directory must be
+    /// refused: a Synchronized object, written by an administrator, while SCIM is on. Read inside
+    /// the caller's write transaction.
+    pub(crate) async fn synchronized_read_only(
+        conn: &mut store::Conn,
+        source: WriteSource,
+        directory_id: &str,
+        provision_type: ProvisionType,
+    ) -> Result<bool> {
+        if source == WriteSource::Scim || provision_type != ProvisionType::Synchronized {
+            return Ok(false);
+        }
+        Ok(store::directory::scim_enabled(conn, directory_id)
+            .await?
+            .unwrap_or(false))
+    }
+
     impl Services {
         /// Creates a user (with an initial password checked against the directory's policy).
         pub async fn create_user(
@@ -297,7 +340,24 @@ mod service {
             directory_id: &str,
             new: NewUser,
         ) -> Result<User> {
+            self.create_user_as(WriteSource::Admin, actor, directory_id, new, None)
+                .await
+        }
+
+        /// [`Services::create_user`] on behalf of `source`: [`WriteSource::Scim`] creates a
+        /// Synchronized user with the SCIM `externalId`.
+        pub async fn create_user_as(
+            &self,
+            source: WriteSource,
+            actor: &Actor,
+            directory_id: &str,
+            new: NewUser,
+            external_id: Option<String>,
+        ) -> Result<User> {
             let now = self.now();
+            if let Some(e) = &external_id {
+                check_len("external_id", e, 256)?;
+            }
             check_profile(
                 &new.display_name,
                 &new.first_name,
@@ -332,13 +392,18 @@ mod service {
                 last_name: new.last_name,
                 description: new.description,
                 status: new.status,
-                provision_type: ProvisionType::Manual,
+                provision_type: match source {
+                    WriteSource::Admin => ProvisionType::Manual,
+                    WriteSource::Scim => ProvisionType::Synchronized,
+                },
                 has_password: hash.is_some(),
                 mfa_required: new.mfa_required,
                 mfa_device_bound: false,
                 locked_until: None,
                 created_at: now,
                 updated_at: now,
+                external_id,
+                version: 1,
             };
             let mut tx = self.store.begin_write().await?;
             store::user::insert(&mut tx, &user, hash.as_deref()).await?;
@@ -392,6 +457,7 @@ mod service {
         }
 
         /// Changes profile fields, status or the per-user MFA flag. Disabling ends the user's sessions.
+        /// A Synchronized user is read-only while SCIM is on, except for its status (409 otherwise).
         pub async fn update_user(
             &self,
             actor: &Actor,
@@ -399,11 +465,26 @@ mod service {
             user_id: &str,
             patch: UserPatch,
         ) -> Result<User> {
+            self.update_user_as(WriteSource::Admin, actor, directory_id, user_id, patch)
+                .await
+        }
+
+        /// [`Services::update_user`] on behalf of `source`: with [`WriteSource::Scim`] the
+        /// read-only rule for Synchronized users does not apply.
+        pub async fn update_user_as(
+            &self,
+            source: WriteSource,
+            actor: &Actor,
+            directory_id: &str,
+            user_id: &str,
+            patch: UserPatch,
+        ) -> Result<User> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
-            let mut u = store::user::get(&mut tx, directory_id, user_id)
+            let before = store::user::get(&mut tx, directory_id, user_id)
                 .await?
                 .ok_or(Error::NotFound("user"))?;
+            let mut u = before.clone();
             if let Some(v) = patch.display_name {
                 u.display_name = v;
             }
@@ -426,9 +507,21 @@ mod service {
             if let Some(v) = patch.status {
                 u.status = v;
             }
+            // Enabling or disabling logon stays allowed on a Synchronized user; anything else not.
+            let mut other = u.clone();
+            other.status = before.status;
+            if other != before
+                && synchronized_read_only(&mut tx, source, directory_id, before.provision_type)
+                    .await?
+            {
+                return Err(Error::conflict(synchronized_read_only_message(
+                    "user",
+                    &before.user_name,
+                )));
+            }
             check_profile(&u.display_name, &u.first_name, &u.last_name, &u.description)?;
             u.updated_at = now;
-            store::user::update(&mut tx, &u).await?;
+            u.version = store::user::update(&mut tx, &u).await?;
             if status_changed && u.status == UserStatus::Disabled {
                 store::session::delete_for_user(&mut tx, &u.id).await?;
             }
@@ -441,9 +534,24 @@ mod service {
         }
 
         /// Deletes a user. Refused while an MFA device is bound, while the user is in a group, or while
-        /// access assignments (or other references of CS-cloud) exist (products.md §2.2).
+        /// access assignments (or other references of CS-cloud) exist (products.md §2.2), and for a
+        /// Synchronized user while SCIM is on.
         pub async fn delete_user(
             &self,
+            actor: &Actor,
+            directory_id: &str,
+            user_id: &str,
+        ) -> Result<()> {
+            self.delete_user_as(WriteSource::Admin, actor, directory_id, user_id)
+                .await
+        }
+
+        /// [`Services::delete_user`] on behalf of `source`. With [`WriteSource::Scim`] the
+        /// read-only rule does not apply, and the user's group memberships and MFA device go with
+        /// it (a SCIM DELETE must not fail on them); access assignments still refuse it (409).
+        pub async fn delete_user_as(
+            &self,
+            source: WriteSource,
             actor: &Actor,
             directory_id: &str,
             user_id: &str,
@@ -453,14 +561,22 @@ mod service {
             let u = store::user::get(&mut tx, directory_id, user_id)
                 .await?
                 .ok_or(Error::NotFound("user"))?;
-            if u.mfa_device_bound {
-                return Err(Error::conflict("unbind the user's MFA device first"));
+            if synchronized_read_only(&mut tx, source, directory_id, u.provision_type).await? {
+                return Err(Error::conflict(synchronized_read_only_message(
+                    "user",
+                    &u.user_name,
+                )));
             }
-            if !store::group::group_ids_of_user(&mut tx, user_id)
-                .await?
-                .is_empty()
-            {
-                return Err(Error::conflict("remove the user from all groups first"));
+            if source == WriteSource::Admin {
+                if u.mfa_device_bound {
+                    return Err(Error::conflict("unbind the user's MFA device first"));
+                }
+                if !store::group::group_ids_of_user(&mut tx, user_id)
+                    .await?
+                    .is_empty()
+                {
+                    return Err(Error::conflict("remove the user from all groups first"));
+                }
             }
             let refs = store::principal_references(&mut tx, user_id).await?;
             if !refs.is_empty() {
@@ -469,10 +585,16 @@ mod service {
                     refs.join(", ")
                 )));
             }
+            // SCIM: the memberships go with the user (Admin: there are none, checked above).
+            let removed_from = store::group::remove_user_from_all(&mut tx, user_id, now).await?;
             store::user::delete(&mut tx, directory_id, user_id).await?;
+            let mut detail = serde_json::json!({ "user_name": u.user_name });
+            if !removed_from.is_empty() {
+                detail["removed_from_groups"] = serde_json::json!(removed_from);
+            }
             let ev = NewAuditEvent::new(Some(directory_id), actor, "user", "delete")
                 .target("user", user_id)
-                .detail(serde_json::json!({ "user_name": u.user_name }));
+                .detail(detail);
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
             Ok(())

@@ -1,7 +1,11 @@
 //! The Cloud SSO console: server-rendered admin pages (no JavaScript needed) for Step 2 of the seed
 //! procedure: sign-in, an overview of the directories, and Settings > SSO Logon (IdP information,
 //! Configure Identity Provider by metadata upload or by hand, the SSO switch with its confirmation,
-//! WantRequestSigned and BindingType, Clear IdP, and the SP information to copy).
+//! WantRequestSigned and BindingType, Clear IdP, and the SP information to copy), Settings > User
+//! Settings (the SCIM synchronization switch with the SCIM endpoint, the SCIM credentials with
+//! Generate New SCIM Credential, whose secret is shown once, Enable/Disable/Rotate/Delete), and the
+//! users and groups lists (Synchronized objects carry a badge and lose their Delete button while
+//! SCIM is on; logon can still be enabled or disabled).
 //!
 //! **Who may sign in.** Console administrators are the holders of an admin API token: a
 //! directory token (the directory's administrators, as the management account's admins of the
@@ -27,8 +31,10 @@ use crate::api_token::ApiToken;
 use crate::audit::{Actor, NewAuditEvent};
 use crate::directory::{BindingType, Directory};
 use crate::error::Error;
+use crate::scim_credential::{CreatedScimCredential, ScimCredentialStatus};
 use crate::sso_settings::{ManualIdpConfig, SsoSettingsPatch, parse_certificate};
 use crate::store::{self, session::Session, session::SessionKind};
+use crate::user::{ProvisionType, UserPatch, UserStatus};
 
 /// Longest console session, in seconds (8 hours).
 pub const CONSOLE_SESSION_SECS: i64 = 8 * 3600;
@@ -48,6 +54,29 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{S}/idp/clear"), post(clear_idp))
         .route(&format!("{S}/sso"), post(switch_sso))
         .route(&format!("{S}/options"), post(save_options))
+        // Settings > User Settings: SCIM synchronization and credentials (issue 4).
+        .route(&format!("{S}/scim"), post(switch_scim))
+        .route(
+            &format!("{S}/scim/credentials"),
+            post(generate_scim_credential),
+        )
+        .route(
+            &format!("{S}/scim/credentials/{{credential_id}}/{{action}}"),
+            post(scim_credential_action),
+        )
+        .route("/console/directories/{directory_id}/users", get(users_page))
+        .route(
+            "/console/directories/{directory_id}/users/{user_id}/{action}",
+            post(user_action),
+        )
+        .route(
+            "/console/directories/{directory_id}/groups",
+            get(groups_page),
+        )
+        .route(
+            "/console/directories/{directory_id}/groups/{group_id}/delete",
+            post(delete_group),
+        )
 }
 
 // ---- sign-in ---------------------------------------------------------------------------------
@@ -285,7 +314,9 @@ async fn overview(State(state): State<AppState>, console: ConsoleSession) -> Res
         let portal = state.portal_url(d);
         rows.push_str(&format!(
             "<tr><td>{name}</td><td><code>{id}</code></td><td><a href=\"{portal}\">{portal}</a></td>\
-             <td>{sso}</td><td><a href=\"/console/directories/{id}/settings\">Settings</a></td></tr>\n",
+             <td>{sso}</td><td><a href=\"/console/directories/{id}/settings\">Settings</a> · \
+             <a href=\"/console/directories/{id}/users\">Users</a> · \
+             <a href=\"/console/directories/{id}/groups\">Groups</a></td></tr>\n",
             name = esc(&d.name),
             id = esc(&d.id),
             portal = esc(&portal),
@@ -357,6 +388,15 @@ fn done_message(key: &str) -> Option<&'static str> {
         "sso_on" => "SSO logon is enabled. Username-password logon is disabled.",
         "sso_off" => "SSO logon is disabled. Username-password logon is restored.",
         "options" => "The SSO logon options were saved.",
+        "scim_on" => {
+            "SCIM synchronization is enabled. Synchronized users and groups are read-only."
+        }
+        "scim_off" => {
+            "SCIM synchronization is disabled. Synchronized users and groups are editable."
+        }
+        "scim_enable" => "The SCIM credential was enabled.",
+        "scim_disable" => "The SCIM credential was disabled.",
+        "scim_delete" => "The SCIM credential was deleted.",
         _ => return None,
     })
 }
@@ -385,6 +425,10 @@ async fn settings_page(
     let sp = state.sp_info(d);
     let csrf = esc(&console.session.csrf_token);
     let base = format!("/console/directories/{}/settings", esc(&d.id));
+    let user_settings = match user_settings_section(state, d, &base, &csrf).await {
+        Ok(h) => h,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let notice = notice
         .map(|(ok, text)| {
             if ok {
@@ -486,7 +530,7 @@ async fn settings_page(
          <label><input type=\"checkbox\" name=\"want_request_signed\" value=\"true\"{wrs}> WantRequestSigned (sign the SAML requests)</label><br>\n\
          <label for=\"binding_type\">BindingType</label> <select id=\"binding_type\" name=\"binding_type\">{post}{redirect}</select><br>\n\
          <button type=\"submit\">Save options</button></form>\n\
-         <h4>Clear IdP</h4>\n{clear}",
+         <h4>Clear IdP</h4>\n{clear}\n{user_settings}",
         nav = header(console),
         name = esc(&d.name),
         id = esc(&d.id),
@@ -519,6 +563,7 @@ async fn settings_page(
         },
         post = binding_option(BindingType::Post),
         redirect = binding_option(BindingType::Redirect),
+        user_settings = user_settings,
     );
     page(status, "Settings", &body)
 }
@@ -876,4 +921,515 @@ async fn save_options(
         .await
         .map(|_| ());
     outcome(&state, &console, &d, r, "options").await
+}
+
+// ---- Settings > User Settings: SCIM synchronization (products.md §2.3) ------------------------
+
+/// The "User Settings" section of the settings page: the SCIM switch with the endpoint to copy,
+/// the credentials and the button generating a new one.
+async fn user_settings_section(
+    state: &AppState,
+    d: &Directory,
+    base: &str,
+    csrf: &str,
+) -> Result<String, Error> {
+    let sync = state.get_scim_synchronization(&d.id).await?;
+    let creds = state.list_scim_credentials(&d.id).await?;
+    let now = state.now();
+    let mut rows = String::new();
+    for c in &creds {
+        let id = esc(&c.credential_id);
+        let (toggle_label, toggle_action) = match c.status {
+            ScimCredentialStatus::Enabled => ("Disable", "disable"),
+            ScimCredentialStatus::Disabled => ("Enable", "enable"),
+        };
+        let status = if c.is_expired(now) {
+            format!("{} (expired)", c.status.as_str())
+        } else {
+            c.status.as_str().to_owned()
+        };
+        let button = |action: &str, label: &str| {
+            format!(
+                "<form method=\"post\" action=\"{base}/scim/credentials/{id}/{action}\" style=\"display:inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{label}</button></form>"
+            )
+        };
+        rows.push_str(&format!(
+            "<tr class=\"scim-credential\"><td><code>{id}</code></td><td>BearerToken</td><td>{status}</td><td>{created}</td>\
+             <td>{expires}</td><td>{used}</td><td>{toggle} {rotate} {delete}</td></tr>\n",
+            status = esc(&status),
+            created = esc(&when(c.created_at)),
+            expires = esc(&when(c.expires_at)),
+            used = c.last_used_at.map_or_else(|| "never".to_owned(), |t| esc(&when(t))),
+            toggle = button(toggle_action, toggle_label),
+            rotate = if creds.len() < 2 {
+                button("rotate", "Rotate")
+            } else {
+                String::new()
+            },
+            delete = button("delete", "Delete"),
+        ));
+    }
+    let table = if creds.is_empty() {
+        "<p>No SCIM credential.</p>".to_owned()
+    } else {
+        format!(
+            "<table><tr><th>Credential ID</th><th>Type</th><th>Status</th><th>Created</th><th>Expires</th>\
+             <th>Last used</th><th></th></tr>\n{rows}</table>"
+        )
+    };
+    let generate = if creds.len() >= 2 {
+        "<p class=\"note\">A directory has at most two SCIM credentials: delete one to generate a new one.</p>"
+            .to_owned()
+    } else {
+        format!(
+            "<form method=\"post\" action=\"{base}/scim/credentials\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <button type=\"submit\">Generate New SCIM Credential</button></form>"
+        )
+    };
+    let (label, value) = if sync.enabled {
+        ("Disable SCIM synchronization", "false")
+    } else {
+        ("Enable SCIM synchronization", "true")
+    };
+    Ok(format!(
+        "<h2>User Settings</h2>\n<h3>SCIM User Synchronization Configuration</h3>\n\
+         <p>SCIM synchronization: <strong id=\"scim-status\">{status}</strong></p>\n\
+         <form method=\"post\" action=\"{base}/scim\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"scim_enabled\" value=\"{value}\"><button type=\"submit\">{label}</button></form>\n\
+         <p class=\"note\">While SCIM synchronization is on, users and groups synchronized by SCIM are read-only here \
+         (password reset and enabling or disabling logon excepted). After turning it off they are editable; \
+         turning it on again lets the next sync roll such edits back.</p>\n\
+         <table><tr><th>SCIM Endpoint</th><td><code id=\"scim-endpoint\">{endpoint}</code></td></tr></table>\n\
+         <h4>SCIM credentials</h4>\n{table}\n{generate}\n\
+         <p class=\"note\">To rotate: generate a second credential, switch the identity provider to it, then delete the \
+         old one (Rotate does the first step and disables the old credential).</p>",
+        status = if sync.enabled { "Enabled" } else { "Disabled" },
+        endpoint = esc(&sync.scim_endpoint),
+    ))
+}
+
+/// The SCIM switch: `scim_enabled` = `true`/`false`.
+#[derive(Debug, Deserialize)]
+struct ScimSwitchForm {
+    #[serde(default)]
+    csrf: Option<String>,
+    #[serde(default)]
+    scim_enabled: String,
+}
+
+async fn switch_scim(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path(id): Path<String>,
+    Form(form): Form<ScimSwitchForm>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if console.verify_csrf(form.csrf.as_deref()).is_err() {
+        return csrf_refused();
+    }
+    let enable = match form.scim_enabled.as_str() {
+        "true" => true,
+        "false" => false,
+        _ => {
+            return settings_page(
+                &state,
+                &console,
+                &d,
+                Some((false, "scim_enabled must be true or false.".to_owned())),
+                StatusCode::BAD_REQUEST,
+            )
+            .await;
+        }
+    };
+    let r = state
+        .set_scim_synchronization(&console.actor, &d.id, enable)
+        .await
+        .map(|_| ());
+    outcome(
+        &state,
+        &console,
+        &d,
+        r,
+        if enable { "scim_on" } else { "scim_off" },
+    )
+    .await
+}
+
+/// The page showing a new secret, once.
+fn secret_page(
+    console: &ConsoleSession,
+    d: &Directory,
+    created: &CreatedScimCredential,
+    replaced: Option<&str>,
+) -> Response {
+    let replaced = replaced
+        .map(|r| {
+            format!(
+                "<p>Credential <code>{}</code> is now disabled: delete it once the identity provider uses the new one.</p>\n",
+                esc(r)
+            )
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "{nav}<p class=\"err\" role=\"alert\">Copy the secret now: it is shown only once and cannot be queried later.</p>\n\
+         <table><tr><th>Credential ID</th><td><code id=\"scim-credential-id\">{id}</code></td></tr>\n\
+         <tr><th>Credential secret</th><td><code id=\"scim-secret\">{secret}</code></td></tr>\n\
+         <tr><th>Expires</th><td>{expires}</td></tr></table>\n{replaced}\
+         <p><a href=\"/console/directories/{dir}/settings\">Back to the settings</a></p>",
+        nav = header(console),
+        id = esc(&created.credential.credential_id),
+        secret = esc(&created.credential_secret),
+        expires = esc(&when(created.credential.expires_at)),
+        dir = esc(&d.id),
+    );
+    page(StatusCode::OK, "SCIM credential generated", &body)
+}
+
+async fn generate_scim_credential(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if console.verify_csrf(form.csrf.as_deref()).is_err() {
+        return csrf_refused();
+    }
+    match state.create_scim_credential(&console.actor, &d.id).await {
+        Ok(created) => secret_page(&console, &d, &created, None),
+        Err(e) => outcome(&state, &console, &d, Err(e), "").await,
+    }
+}
+
+async fn scim_credential_action(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path((id, credential_id, action)): Path<(String, String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if console.verify_csrf(form.csrf.as_deref()).is_err() {
+        return csrf_refused();
+    }
+    let actor = &console.actor;
+    let r = match action.as_str() {
+        "enable" | "disable" => {
+            let status = if action == "enable" {
+                ScimCredentialStatus::Enabled
+            } else {
+                ScimCredentialStatus::Disabled
+            };
+            state
+                .set_scim_credential_status(actor, &d.id, &credential_id, status)
+                .await
+                .map(|_| ())
+        }
+        "delete" => {
+            state
+                .delete_scim_credential(actor, &d.id, &credential_id)
+                .await
+        }
+        "rotate" => {
+            return match state
+                .rotate_scim_credential(actor, &d.id, &credential_id)
+                .await
+            {
+                Ok(r) => secret_page(&console, &d, &r.created, Some(&r.replaced.credential_id)),
+                Err(e) => outcome(&state, &console, &d, Err(e), "").await,
+            };
+        }
+        _ => Err(Error::NotFound("action")),
+    };
+    let done = format!("scim_{action}");
+    outcome(&state, &console, &d, r, &done).await
+}
+
+// ---- users and groups (read-only rules of Synchronized objects) --------------------------------
+
+/// The "Synchronized" badge, and whether the object is read-only here.
+fn provision_cell(d: &Directory, provision_type: ProvisionType) -> (String, bool) {
+    let read_only = d.synchronized_read_only(provision_type);
+    let badge = match provision_type {
+        ProvisionType::Synchronized => {
+            "<span class=\"badge\" title=\"Created by SCIM synchronization\">Synchronized</span>"
+        }
+        ProvisionType::Manual => "Manual",
+    };
+    (badge.to_owned(), read_only)
+}
+
+/// A one-button form.
+fn button_form(action: &str, csrf: &str, label: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"{action}\" style=\"display:inline\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><button type=\"submit\">{label}</button></form>"
+    )
+}
+
+fn list_notice(q: &SettingsQuery) -> String {
+    let text = match q.done.as_deref() {
+        Some("enabled") => "The user's logon was enabled.",
+        Some("disabled") => "The user's logon was disabled.",
+        Some("deleted") => "Deleted.",
+        _ => return String::new(),
+    };
+    format!("<p class=\"note\" role=\"status\">{text}</p>\n")
+}
+
+fn scim_note(d: &Directory) -> &'static str {
+    if d.scim_enabled {
+        "<p class=\"note\">SCIM synchronization is on: Synchronized objects are read-only (logon can still be \
+         enabled or disabled and passwords reset).</p>\n"
+    } else {
+        ""
+    }
+}
+
+async fn users_page(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path(id): Path<String>,
+    Query(q): Query<SettingsQuery>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    list_users_page(&state, &console, &d, &list_notice(&q), StatusCode::OK).await
+}
+
+async fn list_users_page(
+    state: &AppState,
+    console: &ConsoleSession,
+    d: &Directory,
+    notice: &str,
+    status: StatusCode,
+) -> Response {
+    let mut users = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        match state.list_users(&d.id, None, 100, token.as_deref()).await {
+            Ok((page, next)) => {
+                users.extend(page);
+                if next.is_none() || users.len() >= 1000 {
+                    break;
+                }
+                token = next;
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
+    let csrf = esc(&console.session.csrf_token);
+    let base = format!("/console/directories/{}/users", esc(&d.id));
+    let mut rows = String::new();
+    for u in &users {
+        let (badge, read_only) = provision_cell(d, u.provision_type);
+        let uid = esc(&u.id);
+        let toggle = match u.status {
+            UserStatus::Enabled => {
+                button_form(&format!("{base}/{uid}/disable"), &csrf, "Disable logon")
+            }
+            UserStatus::Disabled => {
+                button_form(&format!("{base}/{uid}/enable"), &csrf, "Enable logon")
+            }
+        };
+        let delete = if read_only {
+            String::new()
+        } else {
+            button_form(&format!("{base}/{uid}/delete"), &csrf, "Delete")
+        };
+        rows.push_str(&format!(
+            "<tr class=\"user\" data-user-id=\"{uid}\"><td>{name}</td><td>{display}</td><td>{email}</td><td>{status}</td>\
+             <td>{badge}</td><td>{toggle} {delete}</td></tr>\n",
+            name = esc(&u.user_name),
+            display = esc(&u.display_name),
+            email = esc(u.email.as_deref().unwrap_or("")),
+            status = u.status.as_str(),
+        ));
+    }
+    let body = format!(
+        "{nav}{notice}<p>Directory <strong>{name}</strong> · <a href=\"/console/directories/{id}/groups\">Groups</a> · \
+         <a href=\"/console/directories/{id}/settings\">Settings</a></p>\n{scim}\
+         <table><tr><th>User name</th><th>Display name</th><th>E-mail</th><th>Logon</th><th>Provision type</th><th></th></tr>\n\
+         {rows}</table>",
+        nav = header(console),
+        name = esc(&d.name),
+        id = esc(&d.id),
+        scim = scim_note(d),
+    );
+    page(status, "Users", &body)
+}
+
+async fn user_action(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path((id, user_id, action)): Path<(String, String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if console.verify_csrf(form.csrf.as_deref()).is_err() {
+        return csrf_refused();
+    }
+    let status = |s| UserPatch {
+        status: Some(s),
+        ..Default::default()
+    };
+    let (r, done) = match action.as_str() {
+        "enable" => (
+            state
+                .update_user(&console.actor, &d.id, &user_id, status(UserStatus::Enabled))
+                .await
+                .map(|_| ()),
+            "enabled",
+        ),
+        "disable" => (
+            state
+                .update_user(
+                    &console.actor,
+                    &d.id,
+                    &user_id,
+                    status(UserStatus::Disabled),
+                )
+                .await
+                .map(|_| ()),
+            "disabled",
+        ),
+        "delete" => (
+            state.delete_user(&console.actor, &d.id, &user_id).await,
+            "deleted",
+        ),
+        _ => (Err(Error::NotFound("action")), ""),
+    };
+    match r {
+        Ok(()) => see_other(
+            &format!("/console/directories/{}/users?done={done}", d.id),
+            &[],
+        ),
+        Err(e) => {
+            let api = api_error(e);
+            if api.status.is_server_error() {
+                return api.into_response();
+            }
+            let notice = format!(
+                "<p class=\"err\" role=\"alert\">{}</p>\n",
+                esc(&api.message)
+            );
+            list_users_page(&state, &console, &d, &notice, api.status).await
+        }
+    }
+}
+
+async fn groups_page(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path(id): Path<String>,
+    Query(q): Query<SettingsQuery>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    list_groups_page(&state, &console, &d, &list_notice(&q), StatusCode::OK).await
+}
+
+async fn list_groups_page(
+    state: &AppState,
+    console: &ConsoleSession,
+    d: &Directory,
+    notice: &str,
+    status: StatusCode,
+) -> Response {
+    let mut groups = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        match state.list_groups(&d.id, None, 100, token.as_deref()).await {
+            Ok((page, next)) => {
+                groups.extend(page);
+                if next.is_none() || groups.len() >= 1000 {
+                    break;
+                }
+                token = next;
+            }
+            Err(e) => return ApiError::from(e).into_response(),
+        }
+    }
+    let csrf = esc(&console.session.csrf_token);
+    let base = format!("/console/directories/{}/groups", esc(&d.id));
+    let mut rows = String::new();
+    for g in &groups {
+        let (badge, read_only) = provision_cell(d, g.provision_type);
+        let gid = esc(&g.id);
+        let members = match state.list_group_members(&d.id, &g.id).await {
+            Ok(m) => m,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
+        let delete = if read_only {
+            String::new()
+        } else {
+            button_form(&format!("{base}/{gid}/delete"), &csrf, "Delete")
+        };
+        rows.push_str(&format!(
+            "<tr class=\"group\" data-group-id=\"{gid}\"><td>{name}</td><td>{description}</td><td>{n}</td>\
+             <td>{badge}</td><td>{delete}</td></tr>\n",
+            name = esc(&g.name),
+            description = esc(&g.description),
+            n = members.len(),
+        ));
+    }
+    let body = format!(
+        "{nav}{notice}<p>Directory <strong>{name}</strong> · <a href=\"/console/directories/{id}/users\">Users</a> · \
+         <a href=\"/console/directories/{id}/settings\">Settings</a></p>\n{scim}\
+         <table><tr><th>Group name</th><th>Description</th><th>Members</th><th>Provision type</th><th></th></tr>\n\
+         {rows}</table>",
+        nav = header(console),
+        name = esc(&d.name),
+        id = esc(&d.id),
+        scim = scim_note(d),
+    );
+    page(status, "Groups", &body)
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    console: ConsoleSession,
+    Path((id, group_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let d = match directory(&state, &console, &id).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    if console.verify_csrf(form.csrf.as_deref()).is_err() {
+        return csrf_refused();
+    }
+    match state.delete_group(&console.actor, &d.id, &group_id).await {
+        Ok(()) => see_other(
+            &format!("/console/directories/{}/groups?done=deleted", d.id),
+            &[],
+        ),
+        Err(e) => {
+            let api = api_error(e);
+            if api.status.is_server_error() {
+                return api.into_response();
+            }
+            let notice = format!(
+                "<p class=\"err\" role=\"alert\">{}</p>\n",
+                esc(&api.message)
+            );
+            list_groups_page(&state, &console, &d, &notice, api.status).await
+        }
+    }
 }

@@ -11,6 +11,9 @@ pub mod page;
 pub mod portal;
 pub mod saml;
 
+// SCIM synchronization settings and credentials (issue 4).
+pub mod scim_admin;
+
 // CS-cloud's areas: the built-in cloud, access configurations/assignments, the portal's account list.
 pub mod access;
 pub mod cloud;
@@ -77,7 +80,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(admin::routes().into_router())
-        .merge(access::openapi_router()) // admin::openapi_document() + the access area's handler docs
+        .merge(scim_admin::routes().into_router())
+        .merge(openapi_router()) // admin::openapi_document() + the areas' handler docs
         .merge(saml::router())
         .merge(console::router())
         .merge(portal::router())
@@ -86,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(access::router())
         .merge(portal_accounts::router())
         // ----------------------------
+        .merge(crate::scim::router()) // SCIM 2.0 server at /scim/v2 (own body limits)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
@@ -96,7 +101,22 @@ pub fn router(state: AppState) -> Router {
 pub fn admin_routes() -> Vec<(Method, String)> {
     let mut all = admin::routes().list().to_vec();
     all.extend_from_slice(access::routes().list());
+    all.extend_from_slice(scim_admin::routes().list());
     all
+}
+
+/// The served OpenAPI document: every admin route ([`admin::openapi_document`]) with the handler
+/// documentation of the access and SCIM areas.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    scim_admin::with_area_docs(access::openapi_document())
+}
+
+/// `GET /api/openapi.json`.
+pub fn openapi_router() -> Router<AppState> {
+    Router::new().route(
+        "/api/openapi.json",
+        axum::routing::get(|| async { axum::Json(openapi_document()) }),
+    )
 }
 
 /// Admin API routes of one area (see [`web::http::ApiRoutes`]); [`admin_routes`] lists them.

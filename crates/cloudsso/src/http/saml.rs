@@ -1,6 +1,7 @@
 //! SAML endpoints: the ACS (`POST /saml/acs/{acs_uuid}`, a cross-site POST authenticated by the
 //! signed Response itself, so no CSRF token) and the SP metadata download.
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,12 +30,36 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
+/// The ACS. A form axum cannot read (a body above `max_body_bytes`, a wrong content type, no
+/// `SAMLResponse`) is refused with its own status and audited like every other refusal.
 async fn acs(
     State(state): State<AppState>,
     Path(acs_uuid): Path<String>,
     ClientIp(ip): ClientIp,
-    Form(form): Form<AcsForm>,
+    form: Result<Form<AcsForm>, FormRejection>,
 ) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) => {
+            let status = rejection.status();
+            let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "request body above the {} byte limit",
+                    state.config.max_body_bytes
+                )
+            } else {
+                format!("unreadable form: {}", rejection.body_text())
+            };
+            tracing::info!(%reason, "ACS refused a request");
+            state
+                .audit_acs_refusal(&acs_uuid, ip.as_deref(), &reason)
+                .await;
+            return refusal(
+                status,
+                "The sign-in request could not be read. Start again from the logon page.",
+            );
+        }
+    };
     match state
         .consume_saml_response(
             &acs_uuid,
@@ -63,16 +88,18 @@ async fn acs(
                 _ => StatusCode::BAD_REQUEST,
             };
             tracing::info!(reason = %e, "ACS refused a response");
-            page(
-                status,
-                "Logon failed",
-                &format!(
-                    "<p class=\"err\" role=\"alert\">{}</p>",
-                    esc(&e.user_message())
-                ),
-            )
+            refusal(status, &e.user_message())
         }
     }
+}
+
+/// The "Logon failed" page with `message`.
+fn refusal(status: StatusCode, message: &str) -> Response {
+    page(
+        status,
+        "Logon failed",
+        &format!("<p class=\"err\" role=\"alert\">{}</p>", esc(message)),
+    )
 }
 
 async fn sp_metadata(State(state): State<AppState>, Path(directory_id): Path<String>) -> Response {

@@ -61,8 +61,37 @@ pub async fn query(
     cursor: Option<&str>,
     limit: i64,
 ) -> Result<AuditPage> {
-    let mut sql = format!("SELECT {COLUMNS} FROM audit_log WHERE directory_id = $1");
-    let mut binds = vec![directory_id.to_owned()];
+    query_in(conn, Some(directory_id), action_prefix, cursor, limit).await
+}
+
+/// Events of no directory (platform events, e.g. a POST to an unknown ACS URL), newest first.
+pub async fn query_platform(
+    conn: &mut Conn,
+    action_prefix: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<AuditPage> {
+    query_in(conn, None, action_prefix, cursor, limit).await
+}
+
+/// Events of `directory_id`, or of no directory when `None`, newest first.
+async fn query_in(
+    conn: &mut Conn,
+    directory_id: Option<&str>,
+    action_prefix: Option<&str>,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<AuditPage> {
+    let (mut sql, mut binds) = match directory_id {
+        Some(d) => (
+            format!("SELECT {COLUMNS} FROM audit_log WHERE directory_id = $1"),
+            vec![d.to_owned()],
+        ),
+        None => (
+            format!("SELECT {COLUMNS} FROM audit_log WHERE directory_id IS NULL"),
+            Vec::new(),
+        ),
+    };
     if let Some(prefix) = action_prefix.filter(|s| !s.is_empty()) {
         let full = if prefix.starts_with("urn:") {
             prefix.to_owned()

@@ -14,6 +14,12 @@ const COLUMNS: &str = "id, name, acs_uuid, sso_enabled, idp_entity_id, idp_login
     allow_user_to_get_credentials, login_network_masks, password_policy, mfa_setting, \
     portal_session_secs, created_at, updated_at";
 
+/// What the getters select: the inserted [`COLUMNS`] plus those with a default (0003_scim.sql).
+const SELECT_COLUMNS: &str = "id, name, acs_uuid, sso_enabled, idp_entity_id, idp_login_url, idp_metadata, \
+    want_request_signed, binding_type, allow_unsolicited, idp_updated_at, sp_key_enc, sp_certificate, \
+    allow_user_to_get_credentials, login_network_masks, password_policy, mfa_setting, \
+    portal_session_secs, created_at, updated_at, scim_enabled";
+
 fn from_row(row: &AnyRow) -> Result<Directory> {
     let entity_id: Option<String> = row.try_get("idp_entity_id")?;
     let login_url: Option<String> = row.try_get("idp_login_url")?;
@@ -55,6 +61,7 @@ fn from_row(row: &AnyRow) -> Result<Directory> {
         mfa_setting: MfaSetting::parse(&mfa)
             .ok_or_else(|| Error::Corrupt(format!("mfa_setting {mfa:?}")))?,
         portal_session_secs: row.try_get("portal_session_secs")?,
+        scim_enabled: row.try_get::<i64, _>("scim_enabled")? != 0,
         sp_certificate: row.try_get("sp_certificate")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
@@ -93,7 +100,7 @@ pub async fn insert(conn: &mut Conn, d: &Directory) -> Result<()> {
 
 async fn get_where(conn: &mut Conn, column: &str, value: &str) -> Result<Option<Directory>> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM directories WHERE {column} = $1"
+        "SELECT {SELECT_COLUMNS} FROM directories WHERE {column} = $1"
     )))
     .bind(value)
     .fetch_optional(&mut *conn)
@@ -119,7 +126,7 @@ pub async fn get_by_acs_uuid(conn: &mut Conn, acs_uuid: &str) -> Result<Option<D
 /// All directories, oldest first.
 pub async fn list(conn: &mut Conn) -> Result<Vec<Directory>> {
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM directories ORDER BY created_at, id"
+        "SELECT {SELECT_COLUMNS} FROM directories ORDER BY created_at, id"
     )))
     .fetch_all(&mut *conn)
     .await?;
@@ -200,6 +207,37 @@ pub async fn update_settings(conn: &mut Conn, d: &Directory, now: i64) -> Result
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// Turns SCIM synchronization on or off.
+pub async fn set_scim_enabled(conn: &mut Conn, id: &str, enabled: bool, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE directories SET scim_enabled = $1, updated_at = $2 WHERE id = $3")
+        .bind(flag(enabled))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Whether SCIM synchronization is on for the directory (`None`: no such directory).
+pub async fn scim_enabled(conn: &mut Conn, id: &str) -> Result<Option<bool>> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT scim_enabled FROM directories WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(v.map(|v| v != 0))
+}
+
+/// Takes the directory's row lock for the rest of the transaction (a no-op update: PostgreSQL
+/// locks the row; SQLite's `BEGIN IMMEDIATE` already serializes writers). Use it before
+/// check-then-insert rules such as "at most two SCIM credentials". Returns whether it exists.
+pub async fn lock(conn: &mut Conn, id: &str) -> Result<bool> {
+    let r = sqlx::query("UPDATE directories SET updated_at = updated_at WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// Deletes a directory (everything of it cascades).

@@ -4,11 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Conn, like_escape, unique_as};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::group::Group;
 use crate::user::ProvisionType;
 
-const COLUMNS: &str = "id, directory_id, name, description, provision_type, created_at, updated_at";
+const COLUMNS: &str = "id, directory_id, name, description, provision_type, created_at, updated_at, \
+    external_id, version";
 
 fn from_row(row: &AnyRow) -> Result<Group> {
     Ok(Group {
@@ -19,14 +20,16 @@ fn from_row(row: &AnyRow) -> Result<Group> {
         provision_type: ProvisionType::parse(&row.try_get::<String, _>("provision_type")?),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        external_id: row.try_get("external_id")?,
+        version: row.try_get("version")?,
     })
 }
 
 /// Inserts a group.
 pub async fn insert(conn: &mut Conn, g: &Group) -> Result<()> {
     sqlx::query(
-        "INSERT INTO groups (id, directory_id, name, name_key, description, provision_type, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO groups (id, directory_id, name, name_key, description, provision_type, created_at, \
+         updated_at, external_id, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&g.id)
     .bind(&g.directory_id)
@@ -36,6 +39,8 @@ pub async fn insert(conn: &mut Conn, g: &Group) -> Result<()> {
     .bind(g.provision_type.as_str())
     .bind(g.created_at)
     .bind(g.updated_at)
+    .bind(&g.external_id)
+    .bind(g.version.max(1))
     .execute(&mut *conn)
     .await
     .map_err(unique_as("group", "name"))?;
@@ -90,20 +95,66 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
-/// Renames / re-describes a group.
-pub async fn update(conn: &mut Conn, g: &Group) -> Result<()> {
-    sqlx::query(
-        "UPDATE groups SET name = $1, name_key = $2, description = $3, updated_at = $4 WHERE id = $5",
+/// Renames / re-describes a group and writes its external id; bumps `version`. Returns the new
+/// version.
+pub async fn update(conn: &mut Conn, g: &Group) -> Result<i64> {
+    update_checked(conn, g, None)
+        .await?
+        .ok_or(Error::NotFound("group"))
+}
+
+/// Like [`update`], but only if the stored `version` is `if_version` (when given): the SCIM
+/// `If-Match` rule inside a transaction. `None` = no such group or the version differs.
+pub async fn update_checked(
+    conn: &mut Conn,
+    g: &Group,
+    if_version: Option<i64>,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
+        "UPDATE groups SET name = $1, name_key = $2, description = $3, updated_at = $4, external_id = $5, \
+         version = version + 1 \
+         WHERE id = $6 AND directory_id = $7 AND ($8 < 0 OR version = $8) RETURNING version",
     )
     .bind(&g.name)
     .bind(g.name.to_lowercase())
     .bind(&g.description)
     .bind(g.updated_at)
+    .bind(&g.external_id)
     .bind(&g.id)
-    .execute(&mut *conn)
+    .bind(&g.directory_id)
+    .bind(if_version.unwrap_or(-1))
+    .fetch_optional(&mut *conn)
     .await
     .map_err(unique_as("group", "name"))?;
-    Ok(())
+    Ok(row.map(|r| r.try_get::<i64, _>("version")).transpose()?)
+}
+
+/// Sets how the group came to be (e.g. a SCIM client adopting a manual group); bumps `version`.
+pub async fn set_provision_type(
+    conn: &mut Conn,
+    group_id: &str,
+    provision_type: ProvisionType,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE groups SET provision_type = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+    )
+    .bind(provision_type.as_str())
+    .bind(now)
+    .bind(group_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Bumps the group's `version` and `updated_at` (its members changed).
+pub async fn touch(conn: &mut Conn, group_id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE groups SET updated_at = $1, version = version + 1 WHERE id = $2")
+        .bind(now)
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// Deletes a group.
@@ -116,7 +167,8 @@ pub async fn delete(conn: &mut Conn, directory_id: &str, id: &str) -> Result<boo
     Ok(r.rows_affected() > 0)
 }
 
-/// Adds a member (no-op if already one); returns whether it was added.
+/// Adds a member (no-op if already one); returns whether it was added. An addition bumps the
+/// group's `version` and `updated_at` (members are part of the SCIM Group).
 pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO group_members (group_id, user_id, created_at) VALUES ($1, $2, $3) \
@@ -127,17 +179,52 @@ pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(r.rows_affected() > 0)
+    let added = r.rows_affected() > 0;
+    if added {
+        touch(conn, group_id, now).await?;
+    }
+    Ok(added)
 }
 
-/// Removes a member; returns whether it was one.
-pub async fn remove_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<bool> {
+/// Removes a member; returns whether it was one. A removal bumps the group's `version` and
+/// `updated_at`.
+pub async fn remove_member(
+    conn: &mut Conn,
+    group_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    Ok(r.rows_affected() > 0)
+    let removed = r.rows_affected() > 0;
+    if removed {
+        touch(conn, group_id, now).await?;
+    }
+    Ok(removed)
+}
+
+/// Removes every member of a group (bumping it once if it had any); returns how many.
+pub async fn remove_all_members(conn: &mut Conn, group_id: &str, now: i64) -> Result<u64> {
+    let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
+        .bind(group_id)
+        .execute(&mut *conn)
+        .await?;
+    if r.rows_affected() > 0 {
+        touch(conn, group_id, now).await?;
+    }
+    Ok(r.rows_affected())
+}
+
+/// Removes a user from all its groups (bumping each of them); returns the group ids.
+pub async fn remove_user_from_all(conn: &mut Conn, user_id: &str, now: i64) -> Result<Vec<String>> {
+    let groups = group_ids_of_user(conn, user_id).await?;
+    for g in &groups {
+        remove_member(conn, g, user_id, now).await?;
+    }
+    Ok(groups)
 }
 
 /// Ids of a group's members.

@@ -12,6 +12,8 @@ pub mod directory;
 pub mod group;
 pub use web::rate_limit;
 pub mod saml_state;
+pub mod scim;
+pub mod scim_credential;
 pub mod session;
 pub mod user;
 
@@ -29,7 +31,7 @@ pub struct Store {
     db: Db,
 }
 
-/// The Cloud SSO schema migrations, in order. CS-cloud appends `0002_cloud.sql` here.
+/// The Cloud SSO schema migrations, in order.
 pub const MIGRATIONS: &[db::Migration] = &[
     db::Migration {
         version: 1,
@@ -40,6 +42,11 @@ pub const MIGRATIONS: &[db::Migration] = &[
         version: 2,
         name: "cloud",
         sql: include_str!("../../migrations/0002_cloud.sql"),
+    },
+    db::Migration {
+        version: 3,
+        name: "scim",
+        sql: include_str!("../../migrations/0003_scim.sql"),
     },
 ];
 

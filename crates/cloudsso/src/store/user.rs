@@ -9,7 +9,7 @@ use crate::user::{ProvisionType, User, UserStatus};
 
 const COLUMNS: &str = "id, directory_id, user_name, display_name, email, first_name, last_name, \
     description, status, provision_type, password_hash, mfa_required, totp_secret_enc, locked_until, \
-    created_at, updated_at";
+    created_at, updated_at, external_id, version";
 
 fn from_row(row: &AnyRow) -> Result<User> {
     let status: String = row.try_get("status")?;
@@ -33,6 +33,8 @@ fn from_row(row: &AnyRow) -> Result<User> {
         locked_until: row.try_get("locked_until")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        external_id: row.try_get("external_id")?,
+        version: row.try_get("version")?,
     })
 }
 
@@ -41,8 +43,8 @@ pub async fn insert(conn: &mut Conn, u: &User, password_hash: Option<&str>) -> R
     sqlx::query(
         "INSERT INTO users (id, directory_id, user_name, user_name_key, display_name, email, email_key, \
          first_name, last_name, description, status, provision_type, password_hash, password_changed_at, \
-         mfa_required, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         mfa_required, created_at, updated_at, external_id, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
     )
     .bind(&u.id)
     .bind(&u.directory_id)
@@ -61,6 +63,8 @@ pub async fn insert(conn: &mut Conn, u: &User, password_hash: Option<&str>) -> R
     .bind(flag(u.mfa_required))
     .bind(u.created_at)
     .bind(u.updated_at)
+    .bind(&u.external_id)
+    .bind(u.version.max(1))
     .execute(&mut *conn)
     .await
     .map_err(|e| {
@@ -148,11 +152,26 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
-/// Writes the editable profile fields and status.
-pub async fn update(conn: &mut Conn, u: &User) -> Result<()> {
-    sqlx::query(
+/// Writes the editable profile fields, status and external id; bumps `version`. Returns the new
+/// version.
+pub async fn update(conn: &mut Conn, u: &User) -> Result<i64> {
+    update_checked(conn, u, None)
+        .await?
+        .ok_or(Error::NotFound("user"))
+}
+
+/// Like [`update`], but only if the stored `version` is `if_version` (when given): the SCIM
+/// `If-Match` rule inside a transaction. `None` = no such user or the version differs.
+pub async fn update_checked(
+    conn: &mut Conn,
+    u: &User,
+    if_version: Option<i64>,
+) -> Result<Option<i64>> {
+    let row = sqlx::query(
         "UPDATE users SET display_name = $1, email = $2, email_key = $3, first_name = $4, last_name = $5, \
-         description = $6, status = $7, mfa_required = $8, updated_at = $9 WHERE id = $10",
+         description = $6, status = $7, mfa_required = $8, updated_at = $9, external_id = $10, \
+         version = version + 1 \
+         WHERE id = $11 AND directory_id = $12 AND ($13 < 0 OR version = $13) RETURNING version",
     )
     .bind(&u.display_name)
     .bind(&u.email)
@@ -163,11 +182,42 @@ pub async fn update(conn: &mut Conn, u: &User) -> Result<()> {
     .bind(u.status.as_str())
     .bind(flag(u.mfa_required))
     .bind(u.updated_at)
+    .bind(&u.external_id)
     .bind(&u.id)
-    .execute(&mut *conn)
+    .bind(&u.directory_id)
+    .bind(if_version.unwrap_or(-1))
+    .fetch_optional(&mut *conn)
     .await
     .map_err(unique_as("user", "email"))?;
-    Ok(())
+    Ok(row.map(|r| r.try_get::<i64, _>("version")).transpose()?)
+}
+
+/// Sets how the user came to be (e.g. a SCIM client adopting a manual user); bumps `version`.
+pub async fn set_provision_type(
+    conn: &mut Conn,
+    user_id: &str,
+    provision_type: ProvisionType,
+    now: i64,
+) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE users SET provision_type = $1, updated_at = $2, version = version + 1 WHERE id = $3",
+    )
+    .bind(provision_type.as_str())
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}
+
+/// Bumps the user's `version` and `updated_at` (a change stored elsewhere, e.g. `scim_extra`).
+pub async fn touch(conn: &mut Conn, user_id: &str, now: i64) -> Result<bool> {
+    let r = sqlx::query("UPDATE users SET updated_at = $1, version = version + 1 WHERE id = $2")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(r.rows_affected() > 0)
 }
 
 /// Deletes a user.
@@ -231,7 +281,7 @@ pub async fn set_password(conn: &mut Conn, user_id: &str, hash: &str, now: i64) 
     .await?;
     sqlx::query(
         "UPDATE users SET password_hash = $1, password_changed_at = $2, failed_attempts = 0, \
-         locked_until = NULL, updated_at = $2 WHERE id = $3",
+         locked_until = NULL, updated_at = $2, version = version + 1 WHERE id = $3",
     )
     .bind(hash)
     .bind(now)
@@ -376,8 +426,8 @@ pub async fn set_totp(
     now: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE users SET totp_secret_enc = $1, totp_last_step = $2, mfa_bound_at = $3, updated_at = $4 \
-         WHERE id = $5",
+        "UPDATE users SET totp_secret_enc = $1, totp_last_step = $2, mfa_bound_at = $3, updated_at = $4, \
+         version = version + 1 WHERE id = $5",
     )
     .bind(secret_enc)
     .bind(last_step)

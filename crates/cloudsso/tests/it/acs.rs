@@ -631,3 +631,114 @@ both_servers!(encrypted_assertion_signs_in_only_when_signed, |srv| {
     assert!(cookie);
     assert_eq!(location.as_deref(), Some("/acs-enc"));
 });
+
+both_servers!(refusals_before_the_response_is_read_are_audited, |srv| {
+    use cloudsso::audit::AuditResult;
+    // An ACS uuid no directory has: 404, no cookie, one event with no directory.
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let resp = srv
+        .client
+        .post(srv.url(&format!("/saml/acs/{unknown}")))
+        .form(&[("SAMLResponse", "PHNhbWxwOlJlc3BvbnNlLz4=")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(resp.headers().get("set-cookie").is_none());
+    assert!(resp.text().await.unwrap().contains("Logon failed"));
+    let platform = srv
+        .services
+        .query_platform_audit(Some("logon:saml"), None, 500)
+        .await
+        .unwrap();
+    let ev: Vec<_> = platform
+        .items
+        .iter()
+        .filter(|e| e.target_id.as_deref() == Some(unknown.as_str()))
+        .collect();
+    assert_eq!(ev.len(), 1, "one event for the unknown ACS: {platform:?}");
+    assert_eq!(ev[0].directory_id, None);
+    assert_eq!(ev[0].result, AuditResult::Failure);
+    assert_eq!(ev[0].target_type.as_deref(), Some("acs"));
+    assert_eq!(ev[0].detail["reason"], "unknown ACS URL");
+    assert!(ev[0].source_ip.is_some(), "the source address is recorded");
+
+    // An attacker-chosen path segment is stored trimmed.
+    let long = "u".repeat(3000);
+    let resp = srv
+        .client
+        .post(srv.url(&format!("/saml/acs/{long}")))
+        .form(&[("SAMLResponse", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let platform = srv
+        .services
+        .query_platform_audit(Some("logon:saml"), None, 500)
+        .await
+        .unwrap();
+    let trimmed = "u".repeat(cloudsso::saml_sp::MAX_AUDITED_ACS_UUID);
+    assert!(
+        platform
+            .items
+            .iter()
+            .any(|e| e.target_id.as_deref() == Some(trimmed.as_str()))
+    );
+
+    // A body above the HTTP limit (1 MiB) at a real ACS: 413 page, no session, audited in the
+    // directory with the reason.
+    let sso = sso_directory(&srv, "acs-huge").await;
+    let huge = "A".repeat(srv.services.config.max_body_bytes + 1024);
+    let resp = srv
+        .client
+        .post(srv.url(&format!("/saml/acs/{}", sso.d.acs_uuid)))
+        .form(&[("SAMLResponse", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 413);
+    assert!(resp.headers().get("set-cookie").is_none());
+    assert!(resp.text().await.unwrap().contains("Logon failed"));
+    let page = srv
+        .services
+        .query_audit(&sso.d.id, Some("logon:saml"), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "{page:?}");
+    let ev = &page.items[0];
+    assert_eq!(ev.result, AuditResult::Failure);
+    assert_eq!(ev.directory_id.as_deref(), Some(sso.d.id.as_str()));
+    assert_eq!(ev.target_id.as_deref(), Some(sso.d.acs_uuid.as_str()));
+    let reason = ev.detail["reason"].as_str().unwrap();
+    let limit = format!(
+        "above the {} byte limit",
+        srv.services.config.max_body_bytes
+    );
+    assert!(reason.contains(&limit), "{reason}");
+
+    // Not a form at all (wrong content type): refused and audited too.
+    let resp = srv
+        .client
+        .post(srv.url(&format!("/saml/acs/{}", sso.d.acs_uuid)))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let page = srv
+        .services
+        .query_audit(&sso.d.id, Some("logon:saml"), None, 50)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 2, "{page:?}");
+    assert!(
+        page.items[0].detail["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("unreadable form"),
+        "{:?}",
+        page.items[0]
+    );
+});

@@ -22,3 +22,10 @@ mod idp_interop;
 
 // The attack suite over HTTP (saml-defense.md).
 mod attacks;
+
+// A SCIM checker we did not write (scim2-tester) against our SCIM server (issue 4).
+mod scim_tester;
+
+// SCIM synchronization settings, credentials and the read-only rule (issue 4).
+mod scim_admin;
+mod scim_server;

@@ -1,0 +1,528 @@
+//! `/Groups`: create, get, list/search, replace, PATCH (members add/remove/replace, value filters),
+//! delete — each one transaction.
+//!
+//! * `displayName` follows the Cloud SSO group-name rules (letters, digits, `_-.`, ≤ 128: otherwise
+//!   400 invalidValue) and is unique case-insensitively (409 uniqueness). Renaming is allowed.
+//! * `members` are users of the same directory (an unknown id or a `type` other than `User` is
+//!   400 invalidValue); each added or removed membership is audited like the console's.
+//! * DELETE removes the memberships with the group; it is refused with 409 while access assignments
+//!   or RAM user provisionings reference the group (products.md §2.2).
+//! * A PATCH `remove` of `members` with a `value` list (Azure AD's form) removes those members only,
+//!   not all of them.
+
+use std::collections::HashSet;
+
+use ::scim::ScimError;
+use ::scim::list::{ListQuery, ListResponse, SortOrder};
+use ::scim::patch::{PatchOp, PatchOpKind, PatchRequest, apply_patch};
+use ::scim::path::PatchPath;
+use ::scim::projection::project;
+use ::scim::schema::{ResourceSchema, ValidateMode, validate_resource};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::filter_sql::{self, Resource};
+use super::mapping::{self, GroupFields};
+use super::users::project_outcome;
+use super::{
+    Ctx, IdPath, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match, if_match,
+    parse_query, read_json, scim_error, wants,
+};
+use crate::audit::NewAuditEvent;
+use crate::directory::prefixed_id;
+use crate::store::{self, Conn, scim as sql};
+use crate::user::ProvisionType;
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("group {id} not found"))
+}
+
+fn outcome(
+    ctx: &Ctx<'_>,
+    status: StatusCode,
+    row: &sql::ScimGroupRow,
+    members: &[sql::MemberRef],
+) -> Outcome {
+    let base = ctx.scim_base();
+    Outcome {
+        status,
+        body: Some(mapping::group_json(row, members, &base)),
+        etag: Some(mapping::etag(row.version)),
+        location: Some(format!("{base}/Groups/{}", row.id)),
+    }
+}
+
+fn audit(ctx: &Ctx<'_>, verb: &str, group_id: &str, detail: Value) -> NewAuditEvent {
+    NewAuditEvent::new(Some(ctx.directory_id()), &ctx.actor(), "group", verb)
+        .target("group", group_id)
+        .detail(detail)
+}
+
+/// 400 invalidValue unless every id is a user of the directory.
+async fn check_members(conn: &mut Conn, ctx: &Ctx<'_>, ids: &[String]) -> Result<(), ScimError> {
+    let found: HashSet<String> = sql::existing_user_ids(conn, ctx.directory_id(), ids)
+        .await
+        .map_err(scim_error)?
+        .into_iter()
+        .collect();
+    if let Some(missing) = ids.iter().find(|id| !found.contains(*id)) {
+        return Err(ScimError::bad_request(
+            ::scim::ScimType::InvalidValue,
+            format!("member {missing:?} is not a user of this directory"),
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the memberships of `group_id` equal `wanted` (auditing each change); returns whether any
+/// changed.
+async fn sync_members(
+    conn: &mut Conn,
+    ctx: &Ctx<'_>,
+    group_id: &str,
+    current: &[sql::MemberRef],
+    wanted: &[String],
+    now: i64,
+) -> Result<bool, ScimError> {
+    let have: HashSet<&str> = current.iter().map(|m| m.id.as_str()).collect();
+    let want: HashSet<&str> = wanted.iter().map(String::as_str).collect();
+    let added: Vec<String> = wanted
+        .iter()
+        .filter(|w| !have.contains(w.as_str()))
+        .cloned()
+        .collect();
+    check_members(conn, ctx, &added).await?;
+    let mut changed = false;
+    for uid in &added {
+        if sql::add_member(conn, group_id, uid, now)
+            .await
+            .map_err(scim_error)?
+        {
+            changed = true;
+            let ev = audit(
+                ctx,
+                "add_member",
+                group_id,
+                json!({ "user_id": uid, "via": "scim" }),
+            );
+            store::audit::append(conn, &ev, now)
+                .await
+                .map_err(scim_error)?;
+        }
+    }
+    for m in current.iter().filter(|m| !want.contains(m.id.as_str())) {
+        if sql::remove_member(conn, group_id, &m.id)
+            .await
+            .map_err(scim_error)?
+        {
+            changed = true;
+            let ev = audit(
+                ctx,
+                "remove_member",
+                group_id,
+                json!({ "user_id": m.id, "via": "scim" }),
+            );
+            store::audit::append(conn, &ev, now)
+                .await
+                .map_err(scim_error)?;
+        }
+    }
+    Ok(changed)
+}
+
+async fn members_of(conn: &mut Conn, group_id: &str) -> Result<Vec<sql::MemberRef>, ScimError> {
+    Ok(sql::members_of_groups(conn, &[group_id.to_owned()])
+        .await
+        .map_err(scim_error)?
+        .remove(group_id)
+        .unwrap_or_default())
+}
+
+/// POST /Groups.
+pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
+    let rs = ResourceSchema::group();
+    let valid = validate_resource(body, &rs, ValidateMode::Create)?;
+    let f: GroupFields = mapping::group_fields(&valid)?;
+    let now = ctx.services.now();
+    let mut row = sql::ScimGroupRow {
+        id: prefixed_id("g", 20),
+        directory_id: ctx.directory_id().to_owned(),
+        name: f.name,
+        provision_type: ProvisionType::Synchronized,
+        external_id: f.external_id,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    sql::insert_group(&mut tx, &row).await.map_err(scim_error)?;
+    let ev = audit(
+        ctx,
+        "create",
+        &row.id,
+        json!({ "group_name": row.name, "via": "scim" }),
+    );
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    sync_members(&mut tx, ctx, &row.id, &[], &f.members, now).await?;
+    let members = members_of(&mut tx, &row.id).await?;
+    // The version counts the creation only (members were part of it).
+    row.version = 1;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(outcome(ctx, StatusCode::CREATED, &row, &members))
+}
+
+/// GET /Groups/{id}.
+pub async fn get(ctx: &Ctx<'_>, id: &str, with_members: bool) -> Result<Outcome, ScimError> {
+    let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
+    let row = sql::get_group(&mut conn, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    let members = if with_members {
+        members_of(&mut conn, &row.id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(outcome(ctx, StatusCode::OK, &row, &members))
+}
+
+/// Azure AD sends `{"op":"remove","path":"members","value":[{"value":"id"}]}` meaning "remove these";
+/// RFC 7644 would remove every member. Rewrite it to one value-filtered remove per listed member.
+fn rewrite_member_removals(ops: Vec<PatchOp>) -> Result<Vec<PatchOp>, ScimError> {
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let is_plain_members = op.path.as_ref().is_some_and(|p| {
+            p.attr.name.eq_ignore_ascii_case("members")
+                && p.attr.sub.is_none()
+                && p.value_filter.is_none()
+                && p.sub_attr.is_none()
+        });
+        let values: Option<Vec<String>> = match (&op.op, is_plain_members, &op.value) {
+            (PatchOpKind::Remove, true, Some(Value::Array(items))) if !items.is_empty() => items
+                .iter()
+                .map(|i| i["value"].as_str().map(str::to_owned))
+                .collect(),
+            _ => None,
+        };
+        match values {
+            Some(values) => {
+                for v in values {
+                    let path = PatchPath::parse(&format!("members[value eq {}]", json!(v)))?;
+                    out.push(PatchOp {
+                        op: PatchOpKind::Remove,
+                        path: Some(path),
+                        value: None,
+                    });
+                }
+            }
+            None => out.push(op),
+        }
+    }
+    Ok(out)
+}
+
+enum Change<'a> {
+    Replace(&'a Value),
+    Patch(&'a Value),
+}
+
+async fn modify(
+    ctx: &Ctx<'_>,
+    id: &str,
+    change: Change<'_>,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    let rs = ResourceSchema::group();
+    let ops = match change {
+        Change::Patch(body) => Some(rewrite_member_removals(
+            PatchRequest::from_json(body)?.operations,
+        )?),
+        Change::Replace(_) => None,
+    };
+    let now = ctx.services.now();
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    let existing = sql::get_group(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    check_if_match(if_match, existing.version)?;
+    let members = members_of(&mut tx, id).await?;
+    let current = mapping::group_json(&existing, &members, &ctx.scim_base());
+    let valid = match (change, &ops) {
+        (Change::Replace(body), _) => {
+            validate_resource(body, &rs, ValidateMode::Replace { existing: &current })?
+        }
+        (Change::Patch(_), Some(ops)) => {
+            let mut patched = current.clone();
+            apply_patch(&mut patched, ops, &rs)?;
+            validate_resource(
+                &patched,
+                &rs,
+                ValidateMode::PatchResult { existing: &current },
+            )?
+        }
+        (Change::Patch(_), None) => return Err(ScimError::internal("PATCH document missing")),
+    };
+    let f = mapping::group_fields(&valid)?;
+    let mut row = existing.clone();
+    row.name = f.name;
+    row.external_id = f.external_id;
+    row.provision_type = ProvisionType::Synchronized;
+    row.updated_at = now;
+    sync_members(&mut tx, ctx, id, &members, &f.members, now).await?;
+    row.version = sql::update_group(&mut tx, &row).await.map_err(scim_error)?;
+    let mut detail = json!({ "group_name": row.name, "via": "scim" });
+    if existing.provision_type != ProvisionType::Synchronized {
+        detail["adopted"] = json!(true);
+    }
+    let ev = audit(ctx, "update", id, detail);
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    let members = members_of(&mut tx, id).await?;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(outcome(ctx, StatusCode::OK, &row, &members))
+}
+
+/// PUT /Groups/{id} (the member list is replaced as a whole).
+pub async fn replace(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    modify(ctx, id, Change::Replace(body), if_match).await
+}
+
+/// PATCH /Groups/{id}.
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    modify(ctx, id, Change::Patch(body), if_match).await
+}
+
+/// DELETE /Groups/{id}.
+pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<Outcome, ScimError> {
+    let now = ctx.services.now();
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    let existing = sql::get_group(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    check_if_match(if_match, existing.version)?;
+    let refs = store::principal_references(&mut tx, id)
+        .await
+        .map_err(scim_error)?;
+    if !refs.is_empty() {
+        return Err(ScimError::new(
+            409,
+            None,
+            format!(
+                "the group still has {}; remove them in Cloud SSO first",
+                refs.join(", ")
+            ),
+        ));
+    }
+    let removed = sql::remove_all_members(&mut tx, id)
+        .await
+        .map_err(scim_error)?;
+    for uid in &removed {
+        let ev = audit(
+            ctx,
+            "remove_member",
+            id,
+            json!({ "user_id": uid, "via": "scim" }),
+        );
+        store::audit::append(&mut tx, &ev, now)
+            .await
+            .map_err(scim_error)?;
+    }
+    sql::delete_group(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?;
+    let ev = audit(
+        ctx,
+        "delete",
+        id,
+        json!({ "group_name": existing.name, "via": "scim" }),
+    );
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(Outcome {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        etag: None,
+        location: None,
+    })
+}
+
+/// GET /Groups and POST /Groups/.search: a projected ListResponse.
+pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
+    let rs = ResourceSchema::group();
+    let backend = ctx.backend();
+    let filter = filter_sql::translate(q.filter.as_ref(), Resource::Group, backend, 2)?;
+    let order = filter_sql::order_by(
+        q.sort_by.as_ref(),
+        q.sort_order == SortOrder::Descending,
+        Resource::Group,
+        backend,
+    )?;
+    let limit = q
+        .count
+        .unwrap_or(super::DEFAULT_PAGE_SIZE)
+        .min(super::MAX_PAGE_SIZE);
+    let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
+    let total = sql::count_groups(&mut conn, ctx.directory_id(), &filter)
+        .await
+        .map_err(scim_error)?;
+    let rows = sql::list_groups(
+        &mut conn,
+        ctx.directory_id(),
+        &filter,
+        &order,
+        q.offset(),
+        limit,
+    )
+    .await
+    .map_err(scim_error)?;
+    let mut members = if wants(q, "members") {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        sql::members_of_groups(&mut conn, &ids)
+            .await
+            .map_err(scim_error)?
+    } else {
+        Default::default()
+    };
+    let base = ctx.scim_base();
+    let resources = rows
+        .iter()
+        .map(|r| {
+            let m = members.remove(&r.id).unwrap_or_default();
+            let mut v = mapping::group_json(r, &m, &base);
+            project(&mut v, &rs, &q.attributes, &q.excluded_attributes);
+            v
+        })
+        .collect();
+    Ok(ListResponse::new(resources, total, q.start_index).to_json())
+}
+
+fn ctx<'a>(st: &'a St, auth: &'a ScimAuth) -> Ctx<'a> {
+    Ctx {
+        services: &st.0.services,
+        principal: &auth.principal,
+        source_ip: auth.source_ip.clone(),
+    }
+}
+
+fn list_outcome(body: Value) -> Outcome {
+    Outcome {
+        status: StatusCode::OK,
+        body: Some(body),
+        etag: None,
+        location: None,
+    }
+}
+
+/// Handler: POST /Groups.
+pub async fn http_create(
+    st: St,
+    auth: ScimAuth,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = create(&ctx(&st, &auth), &body).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+}
+
+/// Handler: GET /Groups/{id}.
+pub async fn http_get(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let o = get(&ctx(&st, &auth), &id.0, wants(&q, "members")).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+}
+
+/// Handler: GET /Groups.
+pub async fn http_list(st: St, auth: ScimAuth, query: Query) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), true)?;
+    Ok(list_outcome(list(&ctx(&st, &auth), &q).await?))
+}
+
+/// Handler: POST /Groups/.search.
+pub async fn http_search(
+    st: St,
+    auth: ScimAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let q = ListQuery::from_search_request(&body)?;
+    Ok(list_outcome(list(&ctx(&st, &auth), &q).await?))
+}
+
+/// Handler: PUT /Groups/{id}.
+pub async fn http_replace(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = replace(
+        &ctx(&st, &auth),
+        &id.0,
+        &body,
+        if_match(&headers).as_deref(),
+    )
+    .await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+}
+
+/// Handler: PATCH /Groups/{id}.
+pub async fn http_patch(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = patch(
+        &ctx(&st, &auth),
+        &id.0,
+        &body,
+        if_match(&headers).as_deref(),
+    )
+    .await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+}
+
+/// Handler: DELETE /Groups/{id}.
+pub async fn http_delete(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    headers: HeaderMap,
+) -> Result<Outcome, ScimErr> {
+    Ok(delete(&ctx(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
+}

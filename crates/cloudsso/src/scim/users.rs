@@ -1,0 +1,441 @@
+//! `/Users`: create, get, list/search, replace, PATCH, delete — each one transaction.
+//!
+//! * `userName` is unique case-insensitively (409 uniqueness) and immutable except for its letter
+//!   case (400 mutability).
+//! * `active: false` disables logon and ends the user's portal sessions, as the console does; an
+//!   absent `active` on PUT keeps the current status. `active` never sent (or removed by PATCH) is
+//!   "unassigned", which Cloud SSO reads as enabled: a PATCH `remove active` enables the user, and
+//!   an enabled user with `active` unassigned is returned without `active`.
+//! * DELETE removes memberships (bumping the groups' versions) and sessions; it is refused with 409
+//!   while access assignments or RAM user provisionings reference the user (products.md §2.2).
+
+use ::scim::list::{ListQuery, ListResponse, SortOrder};
+use ::scim::patch::{PatchRequest, apply_patch};
+use ::scim::projection::project;
+use ::scim::schema::{ResourceSchema, ValidateMode, validate_resource};
+use ::scim::{ScimError, ScimType};
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use super::filter_sql::{self, Resource};
+use super::mapping::{self, UserFields};
+use super::{
+    Ctx, IdPath, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match, if_match,
+    parse_query, read_json, scim_error, wants,
+};
+use crate::audit::NewAuditEvent;
+use crate::directory::prefixed_id;
+use crate::store::{self, scim as sql};
+use crate::user::{ProvisionType, UserStatus};
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("user {id} not found"))
+}
+
+fn outcome(
+    ctx: &Ctx<'_>,
+    status: StatusCode,
+    row: &sql::ScimUserRow,
+    groups: &[sql::MemberRef],
+) -> Outcome {
+    let base = ctx.scim_base();
+    Outcome {
+        status,
+        body: Some(mapping::user_json(row, groups, &base)),
+        etag: Some(mapping::etag(row.version)),
+        location: Some(format!("{base}/Users/{}", row.id)),
+    }
+}
+
+fn audit(ctx: &Ctx<'_>, verb: &str, user_id: &str, detail: Value) -> NewAuditEvent {
+    NewAuditEvent::new(Some(ctx.directory_id()), &ctx.actor(), "user", verb)
+        .target("user", user_id)
+        .detail(detail)
+}
+
+/// POST /Users.
+pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
+    let rs = ResourceSchema::user();
+    let valid = validate_resource(body, &rs, ValidateMode::Create)?;
+    let f = mapping::user_fields(&valid)?;
+    let now = ctx.services.now();
+    let mut row = sql::ScimUserRow {
+        id: prefixed_id("u", 20),
+        directory_id: ctx.directory_id().to_owned(),
+        user_name: String::new(),
+        display_name: String::new(),
+        email: None,
+        email_type: None,
+        first_name: String::new(),
+        last_name: String::new(),
+        status: UserStatus::Enabled,
+        provision_type: ProvisionType::Synchronized,
+        external_id: None,
+        extra: json!({}),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    mapping::apply_user_fields(&mut row, f);
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    sql::insert_user(&mut tx, &row).await.map_err(scim_error)?;
+    let ev = audit(
+        ctx,
+        "create",
+        &row.id,
+        json!({ "user_name": row.user_name, "via": "scim" }),
+    );
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(outcome(ctx, StatusCode::CREATED, &row, &[]))
+}
+
+/// GET /Users/{id}.
+pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, ScimError> {
+    let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
+    let row = sql::get_user(&mut conn, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    let groups = sql::groups_of_users(&mut conn, std::slice::from_ref(&row.id))
+        .await
+        .map_err(scim_error)?
+        .remove(&row.id)
+        .unwrap_or_default();
+    Ok(outcome(ctx, StatusCode::OK, &row, &groups))
+}
+
+/// How a write changes a user: from a full body (PUT) or a PATCH.
+enum Change<'a> {
+    Replace(&'a Value),
+    Patch(&'a Value),
+}
+
+async fn modify(
+    ctx: &Ctx<'_>,
+    id: &str,
+    change: Change<'_>,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    let rs = ResourceSchema::user();
+    let mut removed_active = false;
+    // Parse the PATCH document before taking the write lock.
+    let patch = match change {
+        Change::Patch(body) => Some(PatchRequest::from_json(body)?),
+        Change::Replace(_) => None,
+    };
+    let now = ctx.services.now();
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    let existing = sql::get_user(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    check_if_match(if_match, existing.version)?;
+    let groups = sql::groups_of_users(&mut tx, std::slice::from_ref(&existing.id))
+        .await
+        .map_err(scim_error)?
+        .remove(&existing.id)
+        .unwrap_or_default();
+    let current = mapping::user_json(&existing, &groups, &ctx.scim_base());
+    let valid = match (change, &patch) {
+        (Change::Replace(body), _) => {
+            validate_resource(body, &rs, ValidateMode::Replace { existing: &current })?
+        }
+        (Change::Patch(_), Some(p)) => {
+            let mut patched = current.clone();
+            apply_patch(&mut patched, &p.operations, &rs)?;
+            validate_resource(
+                &patched,
+                &rs,
+                ValidateMode::PatchResult { existing: &current },
+            )?
+        }
+        (Change::Patch(_), None) => {
+            return Err(ScimError::internal("PATCH document missing"));
+        }
+    };
+    let f: UserFields = mapping::user_fields(&valid)?;
+    // A PATCH that removes `active` makes it unassigned, which Cloud SSO reads as enabled (the
+    // same as a user created without `active`); a PUT without it keeps the status.
+    if patch.is_some() && f.active.is_none() && current.get("active").is_some() {
+        removed_active = true;
+    }
+    if f.user_name.to_lowercase() != existing.user_name.to_lowercase() {
+        return Err(ScimError::bad_request(
+            ScimType::Mutability,
+            "userName cannot be changed (only its letter case)",
+        ));
+    }
+    let mut row = existing.clone();
+    mapping::apply_user_fields(&mut row, f);
+    if removed_active {
+        row.status = UserStatus::Enabled;
+    }
+    row.provision_type = ProvisionType::Synchronized;
+    row.updated_at = now;
+    row.version = sql::update_user(&mut tx, &row).await.map_err(scim_error)?;
+    if existing.status == UserStatus::Enabled && row.status == UserStatus::Disabled {
+        store::session::delete_for_user(&mut tx, &row.id)
+            .await
+            .map_err(scim_error)?;
+    }
+    let mut detail = json!({ "via": "scim", "status": row.status });
+    if existing.provision_type != ProvisionType::Synchronized {
+        detail["adopted"] = json!(true);
+    }
+    let ev = audit(ctx, "update", &row.id, detail);
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(outcome(ctx, StatusCode::OK, &row, &groups))
+}
+
+/// PUT /Users/{id}.
+pub async fn replace(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    modify(ctx, id, Change::Replace(body), if_match).await
+}
+
+/// PATCH /Users/{id}.
+pub async fn patch(
+    ctx: &Ctx<'_>,
+    id: &str,
+    body: &Value,
+    if_match: Option<&str>,
+) -> Result<Outcome, ScimError> {
+    modify(ctx, id, Change::Patch(body), if_match).await
+}
+
+/// DELETE /Users/{id}.
+pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<Outcome, ScimError> {
+    let now = ctx.services.now();
+    let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
+    let existing = sql::get_user(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?
+        .ok_or_else(|| not_found(id))?;
+    check_if_match(if_match, existing.version)?;
+    let refs = store::principal_references(&mut tx, id)
+        .await
+        .map_err(scim_error)?;
+    if !refs.is_empty() {
+        return Err(ScimError::new(
+            409,
+            None,
+            format!(
+                "the user still has {}; remove them in Cloud SSO first",
+                refs.join(", ")
+            ),
+        ));
+    }
+    let left = sql::remove_user_from_groups(&mut tx, id)
+        .await
+        .map_err(scim_error)?;
+    sql::touch_groups(&mut tx, &left, now)
+        .await
+        .map_err(scim_error)?;
+    store::session::delete_for_user(&mut tx, id)
+        .await
+        .map_err(scim_error)?;
+    sql::delete_user(&mut tx, ctx.directory_id(), id)
+        .await
+        .map_err(scim_error)?;
+    let ev = audit(
+        ctx,
+        "delete",
+        id,
+        json!({ "user_name": existing.user_name, "via": "scim", "left_groups": left }),
+    );
+    store::audit::append(&mut tx, &ev, now)
+        .await
+        .map_err(scim_error)?;
+    tx.commit().await.map_err(|e| scim_error(e.into()))?;
+    Ok(Outcome {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        etag: None,
+        location: None,
+    })
+}
+
+/// GET /Users and POST /Users/.search: a projected ListResponse.
+pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
+    let rs = ResourceSchema::user();
+    let backend = ctx.backend();
+    let filter = filter_sql::translate(q.filter.as_ref(), Resource::User, backend, 2)?;
+    let order = filter_sql::order_by(
+        q.sort_by.as_ref(),
+        q.sort_order == SortOrder::Descending,
+        Resource::User,
+        backend,
+    )?;
+    let limit = q
+        .count
+        .unwrap_or(super::DEFAULT_PAGE_SIZE)
+        .min(super::MAX_PAGE_SIZE);
+    let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
+    let total = sql::count_users(&mut conn, ctx.directory_id(), &filter)
+        .await
+        .map_err(scim_error)?;
+    let rows = sql::list_users(
+        &mut conn,
+        ctx.directory_id(),
+        &filter,
+        &order,
+        q.offset(),
+        limit,
+    )
+    .await
+    .map_err(scim_error)?;
+    let mut groups = if wants(q, "groups") {
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+        sql::groups_of_users(&mut conn, &ids)
+            .await
+            .map_err(scim_error)?
+    } else {
+        Default::default()
+    };
+    let base = ctx.scim_base();
+    let resources = rows
+        .iter()
+        .map(|r| {
+            let g = groups.remove(&r.id).unwrap_or_default();
+            let mut v = mapping::user_json(r, &g, &base);
+            project(&mut v, &rs, &q.attributes, &q.excluded_attributes);
+            v
+        })
+        .collect();
+    Ok(ListResponse::new(resources, total, q.start_index).to_json())
+}
+
+/// Applies `attributes`/`excludedAttributes` to a single-resource outcome.
+pub fn project_outcome(mut o: Outcome, q: &ListQuery, rs: &ResourceSchema) -> Outcome {
+    if let Some(b) = o.body.as_mut() {
+        project(b, rs, &q.attributes, &q.excluded_attributes);
+    }
+    o
+}
+
+fn ctx<'a>(st: &'a St, auth: &'a ScimAuth) -> Ctx<'a> {
+    Ctx {
+        services: &st.0.services,
+        principal: &auth.principal,
+        source_ip: auth.source_ip.clone(),
+    }
+}
+
+/// Handler: POST /Users.
+pub async fn http_create(
+    st: St,
+    auth: ScimAuth,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = create(&ctx(&st, &auth), &body).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+}
+
+/// Handler: GET /Users/{id}.
+pub async fn http_get(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let o = get(&ctx(&st, &auth), &id.0).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+}
+
+/// Handler: GET /Users.
+pub async fn http_list(st: St, auth: ScimAuth, query: Query) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), true)?;
+    let body = list(&ctx(&st, &auth), &q).await?;
+    Ok(Outcome {
+        status: StatusCode::OK,
+        body: Some(body),
+        etag: None,
+        location: None,
+    })
+}
+
+/// Handler: POST /Users/.search.
+pub async fn http_search(
+    st: St,
+    auth: ScimAuth,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let q = ListQuery::from_search_request(&body)?;
+    let body = list(&ctx(&st, &auth), &q).await?;
+    Ok(Outcome {
+        status: StatusCode::OK,
+        body: Some(body),
+        etag: None,
+        location: None,
+    })
+}
+
+/// Handler: PUT /Users/{id}.
+pub async fn http_replace(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = replace(
+        &ctx(&st, &auth),
+        &id.0,
+        &body,
+        if_match(&headers).as_deref(),
+    )
+    .await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+}
+
+/// Handler: PATCH /Users/{id}.
+pub async fn http_patch(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let o = patch(
+        &ctx(&st, &auth),
+        &id.0,
+        &body,
+        if_match(&headers).as_deref(),
+    )
+    .await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+}
+
+/// Handler: DELETE /Users/{id}.
+pub async fn http_delete(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    headers: HeaderMap,
+) -> Result<Outcome, ScimErr> {
+    Ok(delete(&ctx(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
+}
