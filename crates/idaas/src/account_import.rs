@@ -385,6 +385,7 @@ impl Services {
             .await?;
         }
         tx.commit().await?;
+        self.provisioning_wake.notify_one();
         Ok((outcome, user_id))
     }
 }

@@ -1386,11 +1386,21 @@ mod services {
                 },
             )
             .await?;
+            // `appUser.username` may be mapped for provisioning.
+            store::outbox_enqueue::enqueue_for_app(
+                &mut tx,
+                app_id,
+                store::outbox_enqueue::ObjectType::User,
+                user_id,
+                now,
+            )
+            .await?;
             let event = NewAuditEvent::new(Some(&instance.id), actor, "application", "set_account")
                 .target("application", app_id)
                 .detail(json!({ "user_id": user_id, "app_username": app_username }));
             self.audit_in(&mut tx, event).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(account)
         }
 
@@ -1406,6 +1416,13 @@ mod services {
             store::application::get(&mut tx, &instance.id, app_id)
                 .await?
                 .ok_or(Error::NotFound("application"))?;
+            store::outbox_enqueue::enqueue_app_account_user(
+                &mut tx,
+                app_id,
+                account_id,
+                self.now(),
+            )
+            .await?;
             if !store::app_account::delete(&mut tx, app_id, account_id).await? {
                 return Err(Error::NotFound("application account"));
             }
@@ -1415,6 +1432,7 @@ mod services {
                     .detail(json!({ "account_id": account_id }));
             self.audit_in(&mut tx, event).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
     }

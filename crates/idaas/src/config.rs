@@ -37,6 +37,19 @@ pub struct Config {
     /// How long a `next` signing key must have been published in metadata before it may be
     /// promoted (SPs need time to fetch it), in seconds; an administrator may force it (audited).
     pub key_publish_min_secs: i64,
+    /// Provisioning retries: base of the exponential backoff, in milliseconds (full jitter).
+    pub provisioning_backoff_base_ms: u64,
+    /// Provisioning retries: longest backoff, in milliseconds.
+    pub provisioning_backoff_cap_ms: u64,
+    /// Provisioning: time-out of one SCIM request, in milliseconds.
+    pub provisioning_http_timeout_ms: u64,
+    /// Provisioning: how often the outbox is polled when nothing wakes the worker, in milliseconds.
+    pub provisioning_poll_ms: u64,
+    /// Provisioning: objects delivered (or synced) concurrently per worker.
+    pub provisioning_concurrency: usize,
+    /// Provisioning: sync records of incremental deliveries older than this many days are deleted
+    /// by the maintenance pass (0 keeps them); full-sync records are kept a year.
+    pub sync_record_retention_days: i64,
 }
 
 impl Config {
@@ -61,6 +74,12 @@ impl Config {
             maintenance_interval_secs: 3600,
             trusted_proxies: Vec::new(),
             key_publish_min_secs: 24 * 3600,
+            provisioning_backoff_base_ms: 2_000,
+            provisioning_backoff_cap_ms: 300_000,
+            provisioning_http_timeout_ms: 30_000,
+            provisioning_poll_ms: 1_000,
+            provisioning_concurrency: 8,
+            sync_record_retention_days: 30,
         }
     }
 

@@ -96,6 +96,7 @@ mod service {
     use crate::id;
     use crate::org_unit::free_text;
     use crate::services::Services;
+    use crate::store::outbox_enqueue::ObjectType;
     use crate::store::{self, Conn};
     use crate::user::{Page, Paged, User, UserFilter};
 
@@ -127,6 +128,7 @@ mod service {
                 .detail(serde_json::json!({ "name": g.name }));
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(g)
         }
 
@@ -187,6 +189,7 @@ mod service {
                 .await?
                 .ok_or(Error::NotFound("group"))?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(g)
         }
 
@@ -194,6 +197,10 @@ mod service {
         pub async fn delete_group(&self, actor: &Actor, instance_id: &str, id: &str) -> Result<()> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
+            // Before the delete: the memberships go with the group (cascade).
+            store::outbox_enqueue::enqueue_members_of_group(&mut tx, instance_id, id, now).await?;
+            store::outbox_enqueue::enqueue(&mut tx, instance_id, ObjectType::Group, id, now)
+                .await?;
             if !store::group::delete(&mut tx, instance_id, id).await? {
                 return Err(Error::NotFound("group"));
             }
@@ -201,6 +208,7 @@ mod service {
                 NewAuditEvent::new(Some(instance_id), actor, "group", "delete").target("group", id);
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
 
@@ -216,6 +224,7 @@ mod service {
             let mut tx = self.store.begin_write().await?;
             add_group_member_tx(&mut tx, actor, instance_id, group_id, user_id, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
 
@@ -244,11 +253,13 @@ mod service {
             if !store::group::remove_member(&mut tx, group_id, user_id).await? {
                 return Err(Error::NotFound("membership"));
             }
+            enqueue_membership(&mut tx, instance_id, group_id, user_id, now).await?;
             let ev = NewAuditEvent::new(Some(instance_id), actor, "group", "remove_member")
                 .target("group", group_id)
                 .detail(serde_json::json!({ "user_id": user_id }));
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
 
@@ -286,6 +297,19 @@ mod service {
         }
     }
 
+    /// A membership changed: the group's member list and the user's scope may both change.
+    async fn enqueue_membership(
+        tx: &mut Conn,
+        instance_id: &str,
+        group_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<()> {
+        store::outbox_enqueue::enqueue(tx, instance_id, ObjectType::Group, group_id, now).await?;
+        store::outbox_enqueue::enqueue(tx, instance_id, ObjectType::User, user_id, now).await?;
+        Ok(())
+    }
+
     /// Adds a member inside `tx` (group and user must belong to `instance_id`).
     pub(crate) async fn add_group_member_tx(
         tx: &mut Conn,
@@ -305,6 +329,7 @@ mod service {
             return Err(Error::NotFound("user"));
         }
         if store::group::add_member(tx, group_id, user_id, now).await? {
+            enqueue_membership(tx, instance_id, group_id, user_id, now).await?;
             let ev = NewAuditEvent::new(Some(instance_id), actor, "group", "add_member")
                 .target("group", group_id)
                 .detail(serde_json::json!({ "user_id": user_id }));

@@ -18,6 +18,7 @@ pub mod instance;
 pub mod metrics;
 pub mod net;
 pub mod org_unit;
+pub mod provisioning;
 pub mod services;
 pub mod store;
 pub mod user;
@@ -116,6 +117,10 @@ impl Server {
                 tracing::error!(error = %e, "idaas server stopped with an error");
             }
         });
+        let provisioning = tokio::spawn(provisioning::worker::run(
+            Arc::clone(&services),
+            shutdown_rx.clone(),
+        ));
         let maintenance = tokio::spawn(services::run_maintenance(
             Arc::clone(&services),
             shutdown_rx,
@@ -126,7 +131,7 @@ impl Server {
             base_url,
             services,
             shutdown_tx,
-            tasks: vec![serve, maintenance],
+            tasks: vec![serve, maintenance, provisioning],
         })
     }
 }

@@ -285,6 +285,7 @@ mod service {
                 .await?
                 .ok_or(Error::NotFound("organizational unit"))?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(ou)
         }
 

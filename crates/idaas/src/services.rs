@@ -33,6 +33,10 @@ pub struct Services {
     pub master_key: MasterKey,
     /// Argon2id hashing on the blocking pool.
     pub passwords: PasswordHasher,
+    /// Wakes the provisioning worker (notified after a commit that wrote outbox rows).
+    pub provisioning_wake: Arc<tokio::sync::Notify>,
+    /// One SCIM client per provisioned application (reuses OAuth 2.0 access tokens).
+    pub provisioning_clients: crate::provisioning::deliver::ClientCache,
 }
 
 impl Services {
@@ -55,6 +59,8 @@ impl Services {
             metrics: Metrics::default(),
             master_key,
             passwords,
+            provisioning_wake: Arc::new(tokio::sync::Notify::new()),
+            provisioning_clients: crate::provisioning::deliver::ClientCache::default(),
         })
     }
 
@@ -96,6 +102,9 @@ impl Services {
             store::rate_limit::delete_stale(&mut tx, now - crate::sign_in::RATE_WINDOW_SECS)
                 .await?;
         tx.commit().await?;
+        // Provisioning: full syncs whose node stopped, and sync records past retention.
+        report.sync_jobs_interrupted = crate::provisioning::full_sync::fail_stale(self).await?;
+        report.sync_records_deleted = self.delete_old_sync_records(now).await?;
         Ok(report)
     }
 }
@@ -113,6 +122,10 @@ pub struct MaintenanceReport {
     pub rate_limits_deleted: u64,
     /// Remembered AuthnRequest IDs past their replay window.
     pub authn_request_ids_deleted: u64,
+    /// Full syncs marked failed because their heartbeat stopped.
+    pub sync_jobs_interrupted: u64,
+    /// Provisioning sync records past retention.
+    pub sync_records_deleted: u64,
 }
 
 /// Runs [`Services::run_maintenance_once`] periodically until shutdown.
@@ -125,6 +138,8 @@ pub(crate) async fn run_maintenance(services: Arc<Services>, mut shutdown: watch
                 sessions_deleted = r.sessions_deleted,
                 pending_sso_deleted = r.pending_sso_deleted,
                 rate_limits_deleted = r.rate_limits_deleted,
+                sync_jobs_interrupted = r.sync_jobs_interrupted,
+                sync_records_deleted = r.sync_records_deleted,
                 "maintenance pass"
             ),
             Err(e) => tracing::warn!(error = %e, "maintenance pass failed"),

@@ -492,6 +492,7 @@ mod service {
     use crate::error::Result;
     use crate::password::Password;
     use crate::services::Services;
+    use crate::store::outbox_enqueue::ObjectType;
     use crate::store::{self, Conn};
     use crate::{id, org_unit::OrgUnit};
 
@@ -554,6 +555,7 @@ mod service {
             )
             .await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(user)
         }
 
@@ -598,6 +600,7 @@ mod service {
             let mut tx = self.store.begin_write().await?;
             let user = update_user_tx(&mut tx, actor, instance_id, user_id, &update, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(user)
         }
 
@@ -610,6 +613,11 @@ mod service {
         ) -> Result<()> {
             let now = self.now();
             let mut tx = self.store.begin_write().await?;
+            // Before the delete: the memberships go with the user (cascade).
+            store::outbox_enqueue::enqueue_groups_of_user(&mut tx, instance_id, user_id, now)
+                .await?;
+            store::outbox_enqueue::enqueue(&mut tx, instance_id, ObjectType::User, user_id, now)
+                .await?;
             if !store::user::delete(&mut tx, instance_id, user_id).await? {
                 return Err(Error::NotFound("user"));
             }
@@ -617,6 +625,7 @@ mod service {
                 .target("user", user_id);
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
 
@@ -687,6 +696,7 @@ mod service {
             add_user_to_org_unit_tx(&mut tx, actor, instance_id, user_id, ou_id, primary, now)
                 .await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
 
@@ -715,11 +725,14 @@ mod service {
             if !store::org_unit::remove_member(&mut tx, ou_id, user_id).await? {
                 return Err(Error::NotFound("membership"));
             }
+            store::outbox_enqueue::enqueue(&mut tx, instance_id, ObjectType::User, user_id, now)
+                .await?;
             let ev = NewAuditEvent::new(Some(instance_id), actor, "user", "remove_org_unit")
                 .target("user", user_id)
                 .detail(serde_json::json!({ "org_unit_id": ou_id }));
             store::audit::append(&mut tx, &ev, now).await?;
             tx.commit().await?;
+            self.provisioning_wake.notify_one();
             Ok(())
         }
     }
@@ -818,6 +831,7 @@ mod service {
             store::user::set_primary_ou(tx, user_id, Some(ou_id), now).await?;
         }
         if added || primary {
+            store::outbox_enqueue::enqueue(tx, instance_id, ObjectType::User, user_id, now).await?;
             let ev = NewAuditEvent::new(Some(instance_id), actor, "user", "add_org_unit")
                 .target("user", user_id)
                 .detail(serde_json::json!({ "org_unit_id": ou_id, "primary": primary }));

@@ -15,8 +15,12 @@ pub mod openapi;
 pub mod apps;
 pub mod console;
 pub mod portal;
+pub mod provisioning_config;
 pub mod saml;
 pub mod signin;
+
+// Sync records and the provisioning outbox (IDAAS-PROV-ENGINE).
+pub mod provisioning_jobs;
 
 use std::net::SocketAddr;
 use std::ops::Deref;
@@ -71,6 +75,10 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::routes().into_router())
         .merge(saml::router())
         .merge(console::router())
+        .merge(provisioning_jobs::routes().into_router())
+        .merge(provisioning_jobs::router())
+        .merge(provisioning_config::routes().into_router())
+        .merge(provisioning_config::console_router())
         // ----------------------------------------------------------------------
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
@@ -89,6 +97,8 @@ pub fn admin_routes() -> Vec<(Method, String)> {
         accounts::routes(),
         audit::routes(),
         apps::routes(),
+        provisioning_config::routes(),
+        provisioning_jobs::routes(),
     ]
     .into_iter()
     .flat_map(|r| r.list().to_vec())

@@ -33,6 +33,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(super::apps::ApiDoc::openapi());
     doc.merge(super::saml::ApiDoc::openapi());
     doc.merge(super::console::ApiDoc::openapi());
+    doc.merge(super::provisioning_jobs::ApiDoc::openapi());
+    doc.merge(super::provisioning_config::ApiDoc::openapi());
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -3,13 +3,24 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::outbox_enqueue::ObjectType;
 use super::{Conn, unique_as};
 use crate::error::Result;
 use crate::group::Group;
 
 const COLUMNS: &str = "id, instance_id, name, description, external_id, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<Group> {
+/// The group columns qualified with table alias `alias` (`g.id, g.instance_id, …`).
+pub(crate) fn qualified_columns(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Decodes a row selected with [`COLUMNS`].
+pub(crate) fn from_row(row: &AnyRow) -> Result<Group> {
     Ok(Group {
         id: row.try_get("id")?,
         instance_id: row.try_get("instance_id")?,
@@ -21,7 +32,7 @@ fn from_row(row: &AnyRow) -> Result<Group> {
     })
 }
 
-/// Inserts a group.
+/// Inserts a group (and enqueues it for provisioning).
 pub async fn insert(conn: &mut Conn, g: &Group) -> Result<()> {
     sqlx::query(
         "INSERT INTO groups (id, instance_id, name, name_key, description, external_id, created_at, updated_at) \
@@ -38,6 +49,8 @@ pub async fn insert(conn: &mut Conn, g: &Group) -> Result<()> {
     .execute(&mut *conn)
     .await
     .map_err(unique_as("group", "name or external_id"))?;
+    super::outbox_enqueue::enqueue(conn, &g.instance_id, ObjectType::Group, &g.id, g.updated_at)
+        .await?;
     Ok(())
 }
 
@@ -76,7 +89,7 @@ pub async fn list(conn: &mut Conn, instance_id: &str) -> Result<Vec<Group>> {
     rows.iter().map(from_row).collect()
 }
 
-/// Updates name, description and external id.
+/// Updates name, description and external id (and enqueues the group and its members).
 pub async fn update(
     conn: &mut Conn,
     instance_id: &str,
@@ -100,10 +113,16 @@ pub async fn update(
     .execute(&mut *conn)
     .await
     .map_err(unique_as("group", "name or external_id"))?;
+    if r.rows_affected() == 1 {
+        // Members see the group's name in `user.groups`, which a mapping may use.
+        super::outbox_enqueue::enqueue(conn, instance_id, ObjectType::Group, id, now).await?;
+        super::outbox_enqueue::enqueue_members_of_group(conn, instance_id, id, now).await?;
+    }
     Ok(r.rows_affected() == 1)
 }
 
-/// Deletes a group (memberships by cascade, grants explicitly).
+/// Deletes a group (memberships by cascade, grants explicitly). The caller enqueues the group and
+/// its members for provisioning first ([`crate::group`]'s `delete_group`).
 pub async fn delete(conn: &mut Conn, instance_id: &str, id: &str) -> Result<bool> {
     let r = sqlx::query("DELETE FROM groups WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)

@@ -21,6 +21,13 @@ pub mod pending_sso;
 pub use web::rate_limit;
 pub mod signing_key;
 
+// Provisioning delivery, pushed-object map and sync records (issue 4, IDAAS-PROV-ENGINE).
+pub mod outbox;
+pub mod outbox_enqueue;
+pub mod provisioning_config;
+pub mod provisioning_map;
+pub mod sync_job;
+
 use db::{Db, Tx};
 pub(crate) use web::sql::{flag, like_escape};
 
@@ -46,6 +53,11 @@ pub const MIGRATIONS: &[db::Migration] = &[
         version: 2,
         name: "authn_request_ids",
         sql: include_str!("../../migrations/0002_authn_request_ids.sql"),
+    },
+    db::Migration {
+        version: 3,
+        name: "provisioning",
+        sql: include_str!("../../migrations/0003_provisioning.sql"),
     },
 ];
 

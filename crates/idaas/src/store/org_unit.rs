@@ -135,7 +135,7 @@ pub async fn ancestor_ids(conn: &mut Conn, id: &str) -> Result<Vec<String>> {
         .collect()
 }
 
-/// Updates name, description and external id.
+/// Updates name, description and external id (and enqueues the unit's direct members).
 pub async fn update(
     conn: &mut Conn,
     instance_id: &str,
@@ -158,6 +158,10 @@ pub async fn update(
     .execute(&mut *conn)
     .await
     .map_err(unique_as("organizational unit", "name or external_id"))?;
+    if r.rows_affected() == 1 {
+        // Direct members see the unit in `user.organizationalUnits`, which a mapping may use.
+        super::outbox_enqueue::enqueue_members_of_org_unit(conn, instance_id, id, now).await?;
+    }
     Ok(r.rows_affected() == 1)
 }
 
@@ -176,7 +180,8 @@ pub async fn lock_tree(conn: &mut Conn, instance_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Moves unit `id` below `new_parent` (`None` = make it a root). Refuses cycles.
+/// Moves unit `id` below `new_parent` (`None` = make it a root). Refuses cycles. Enqueues every
+/// member at or below the unit for provisioning.
 ///
 /// Call inside a write transaction: the tree of the instance is locked ([`lock_tree`]) before the
 /// cycle check, so the check sees every move committed before this one.
@@ -204,6 +209,8 @@ pub async fn move_to(
     .execute(&mut *conn)
     .await
     .map_err(unique_as("organizational unit", "name"))?;
+    // Everyone at or below the unit may have entered or left a provisioning scope.
+    super::outbox_enqueue::enqueue_members_below_org_unit(conn, instance_id, id, now).await?;
     Ok(())
 }
 

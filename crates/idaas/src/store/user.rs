@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::outbox_enqueue::ObjectType;
 use super::{Bind, Conn, Filter, flag, from_json, like_escape, to_json, unique_as};
 use crate::error::{Error, Result};
 use crate::user::{NewUser, Page, Paged, User, UserFilter, UserStatus, UserUpdate};
@@ -11,7 +12,17 @@ const COLUMNS: &str = "id, instance_id, username, display_name, email, phone, st
     custom_fields, primary_ou_id, external_id, mfa_enabled, must_change_password, password_hash, \
     locked_until, created_at, updated_at";
 
-fn from_row(row: &AnyRow) -> Result<User> {
+/// The user columns qualified with table alias `alias` (`u.id, u.instance_id, …`).
+pub(crate) fn qualified_columns(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Decodes a row selected with [`COLUMNS`].
+pub(crate) fn from_row(row: &AnyRow) -> Result<User> {
     let custom: String = row.try_get("custom_fields")?;
     let hash: Option<String> = row.try_get("password_hash")?;
     Ok(User {
@@ -35,7 +46,8 @@ fn from_row(row: &AnyRow) -> Result<User> {
     })
 }
 
-/// Inserts a user. `password_hash` (already hashed) may be set at creation.
+/// Inserts a user (and enqueues it for provisioning). `password_hash` (already hashed) may be set
+/// at creation.
 pub async fn insert(
     conn: &mut Conn,
     id: &str,
@@ -78,6 +90,7 @@ pub async fn insert(
     .execute(&mut *conn)
     .await
     .map_err(unique_as("user", "username"))?;
+    super::outbox_enqueue::enqueue(conn, instance_id, ObjectType::User, id, now).await?;
     get(conn, instance_id, id)
         .await?
         .ok_or(Error::NotFound("user"))
@@ -111,7 +124,8 @@ pub async fn get_by_username(
     row.as_ref().map(from_row).transpose()
 }
 
-/// Applies a partial update; `None` when the user does not exist in the instance.
+/// Applies a partial update (and enqueues the user for provisioning); `None` when the user does
+/// not exist in the instance.
 pub async fn update(
     conn: &mut Conn,
     instance_id: &str,
@@ -168,10 +182,12 @@ pub async fn update(
     .execute(&mut *conn)
     .await
     .map_err(unique_as("user", "username"))?;
+    super::outbox_enqueue::enqueue(conn, instance_id, ObjectType::User, id, now).await?;
     get(conn, instance_id, id).await
 }
 
-/// Deletes a user (memberships, sessions, grants follow by cascade).
+/// Deletes a user (memberships, sessions, grants follow by cascade). The caller enqueues the user
+/// and its groups for provisioning first ([`crate::user`]'s `delete_user`).
 pub async fn delete(conn: &mut Conn, instance_id: &str, id: &str) -> Result<bool> {
     let r = sqlx::query("DELETE FROM users WHERE instance_id = $1 AND id = $2")
         .bind(instance_id)

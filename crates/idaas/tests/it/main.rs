@@ -18,3 +18,8 @@ mod saml_negative;
 mod signin;
 // Review fixes.
 mod atomicity;
+// Issue 4: provisioning configuration and outbox enqueue (IDAAS-PROV-DATA).
+mod provisioning_config;
+// Provisioning delivery (IDAAS-PROV-ENGINE).
+mod provisioning_sync;
+mod scim_target;

@@ -1,0 +1,313 @@
+//! The outbox worker: one loop per IDaaS process that claims due `provisioning_outbox` rows with a
+//! lease (so two nodes never deliver the same object at once), pushes each object's current state
+//! (users first, then groups; different objects concurrently, bounded), and records the outcome:
+//! success deletes the row if `change_seq` is unchanged; failure schedules a retry with exponential
+//! backoff and full jitter (or the target's `Retry-After`), or dead-letters the row. Each batch
+//! leaves one `auto`/`incremental` sync record per application.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::deliver::{self, Cx, DeliverError, DeliveryReport, Target};
+use super::full_sync;
+use super::plan;
+use crate::error::Result;
+use crate::id;
+use crate::services::Services;
+use crate::store::outbox::{self, OutboxEntry};
+use crate::store::sync_job::{self, Counts, SyncJob, SyncJobItem};
+
+/// Most rows claimed per pass.
+const BATCH: i64 = 64;
+/// Shortest lease on a claimed row, in seconds.
+const MIN_LEASE_SECS: i64 = 60;
+/// How often the worker looks for full syncs whose heartbeat stopped.
+const STALE_CHECK_EVERY: Duration = Duration::from_secs(60);
+/// Longest honoured `Retry-After`, in seconds.
+const MAX_RETRY_AFTER_SECS: u64 = 3600;
+
+impl Services {
+    /// Wakes the provisioning worker now (call after committing a transaction that enqueued).
+    pub fn wake_provisioning(&self) {
+        self.provisioning_wake.notify_one();
+    }
+}
+
+/// The delay before attempt `attempts + 1`: uniformly random in `[0, min(cap, base·2^(attempts-1))]`
+/// milliseconds ("full jitter"), rounded up to whole seconds (timestamps are unix seconds).
+pub fn backoff_secs(base_ms: u64, cap_ms: u64, attempts: i64) -> i64 {
+    let exp = u32::try_from(attempts.saturating_sub(1).clamp(0, 40)).unwrap_or(40);
+    let ceiling = base_ms.saturating_mul(1u64 << exp.min(40)).min(cap_ms);
+    let ms = if ceiling == 0 {
+        0
+    } else {
+        rand::random_range(0..=ceiling)
+    };
+    i64::try_from(ms.div_ceil(1000)).unwrap_or(i64::MAX)
+}
+
+/// Runs the worker until shutdown.
+pub(crate) async fn run(services: Arc<Services>, mut shutdown: watch::Receiver<bool>) {
+    // Full syncs whose heartbeat stopped belong to a node that is gone.
+    if let Err(e) = full_sync::fail_stale(&services).await {
+        tracing::warn!(error = %e, "cannot close stale sync jobs");
+    }
+    let poll = Duration::from_millis(services.config.provisioning_poll_ms.max(10));
+    let mut last_stale_check = std::time::Instant::now();
+    loop {
+        // A full sync whose node died shows as failed within minutes, not at the next start.
+        if last_stale_check.elapsed() >= STALE_CHECK_EVERY {
+            last_stale_check = std::time::Instant::now();
+            if let Err(e) = full_sync::fail_stale(&services).await {
+                tracing::warn!(error = %e, "cannot close stale sync jobs");
+            }
+        }
+        let processed = tokio::select! {
+            r = pass(&services) => r,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let busy = match processed {
+            Ok(n) => n >= BATCH as usize,
+            Err(e) => {
+                tracing::warn!(error = %e, "provisioning pass failed");
+                false
+            }
+        };
+        if busy {
+            continue;
+        }
+        tokio::select! {
+            _ = services.provisioning_wake.notified() => {}
+            _ = tokio::time::sleep(poll) => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The result of one claimed row.
+struct Done {
+    entry: OutboxEntry,
+    result: std::result::Result<DeliveryReport, DeliverError>,
+}
+
+/// One pass: claims up to [`BATCH`] due rows and delivers them. Returns how many were claimed.
+pub async fn pass(services: &Arc<Services>) -> Result<usize> {
+    let now = services.now();
+    let due = {
+        let mut conn = services.store.read().await?;
+        // Applications with a full sync running (on any node) are left out: it pushes their
+        // current state anyway, and their entries are delivered afterwards.
+        outbox::due(&mut conn, now, now - full_sync::STALE_SECS, BATCH).await?
+    };
+    if due.is_empty() {
+        return Ok(0);
+    }
+    let lease = (services
+        .config
+        .provisioning_http_timeout_ms
+        .div_ceil(1000)
+        .saturating_mul(4) as i64)
+        .max(MIN_LEASE_SECS);
+    let mut profiles: HashMap<String, Option<Cx>> = HashMap::new();
+    let mut claimed: Vec<(OutboxEntry, Cx)> = Vec::new();
+    for e in due {
+        if !profiles.contains_key(&e.app_id) {
+            let cx = match plan::load_profile(services, &e.app_id).await? {
+                Some(p) if p.enabled => Target::for_profile(services, &p).map(|target| Cx {
+                    services: Arc::clone(services),
+                    profile: Arc::new(p),
+                    target,
+                }),
+                _ => None,
+            };
+            profiles.insert(e.app_id.clone(), cx);
+        }
+        let Some(Some(cx)) = profiles.get(&e.app_id) else {
+            continue;
+        };
+        let got = {
+            let mut conn = services.store.read().await?;
+            outbox::claim(&mut conn, e.key(), now, now + lease).await?
+        };
+        if let Some(entry) = got {
+            claimed.push((entry, cx.clone()));
+        }
+    }
+    let n = claimed.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let started = now;
+    // Users first, so that a group delivered in the same batch finds its new members pushed.
+    let (users, groups): (Vec<_>, Vec<_>) = claimed
+        .into_iter()
+        .partition(|(e, _)| e.object_type == "user");
+    let mut results = Vec::with_capacity(n);
+    for phase in [users, groups] {
+        results.extend(deliver_all(services, phase).await);
+    }
+    let mut by_app: BTreeMap<String, Vec<SyncJobItem>> = BTreeMap::new();
+    let mut counts_by_app: BTreeMap<String, Counts> = BTreeMap::new();
+    for d in results {
+        let (item, members) = finish(services, &d).await?;
+        let counts = counts_by_app.entry(d.entry.app_id.clone()).or_default();
+        counts
+            .entry(d.entry.object_type.clone())
+            .or_default()
+            .add(&item.action);
+        if let Some((added, removed)) = members {
+            let m = counts.entry("group_member".to_owned()).or_default();
+            m.created += added;
+            m.deleted += removed;
+        }
+        by_app.entry(d.entry.app_id.clone()).or_default().push(item);
+    }
+    for (app_id, items) in by_app {
+        let counts = counts_by_app.remove(&app_id).unwrap_or_default();
+        let instance_id = profiles
+            .get(&app_id)
+            .and_then(|c| c.as_ref())
+            .map(|c| c.profile.instance_id.clone())
+            .unwrap_or_default();
+        record_batch(services, &app_id, &instance_id, items, counts, started).await?;
+    }
+    Ok(n)
+}
+
+async fn deliver_all(services: &Arc<Services>, rows: Vec<(OutboxEntry, Cx)>) -> Vec<Done> {
+    let sem = Arc::new(Semaphore::new(
+        services.config.provisioning_concurrency.max(1),
+    ));
+    let mut set = JoinSet::new();
+    for (entry, cx) in rows {
+        let sem = Arc::clone(&sem);
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let result = if entry.object_type == "group" {
+                deliver::deliver_group(&cx, &entry.object_id).await
+            } else {
+                deliver::deliver_user(&cx, &entry.object_id).await
+            };
+            Done { entry, result }
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(d) => out.push(d),
+            Err(e) => tracing::error!(error = %e, "provisioning delivery task failed"),
+        }
+    }
+    out
+}
+
+/// Records the outcome of one row; returns its sync item and the membership changes.
+async fn finish(services: &Services, d: &Done) -> Result<(SyncJobItem, Option<(i64, i64)>)> {
+    let e = &d.entry;
+    let now = services.now();
+    match &d.result {
+        Ok(report) => {
+            let mut tx = services.store.begin_write().await?;
+            outbox::complete(&mut tx, e.key(), e.change_seq).await?;
+            tx.commit().await?;
+            let r = report.delivered;
+            let members = (r.members_added > 0 || r.members_removed > 0)
+                .then_some((r.members_added, r.members_removed));
+            Ok((item(e, &report.name, r.outcome.as_str(), None), members))
+        }
+        Err(err) => {
+            let attempts = e.attempts + 1;
+            let max = plan::load_profile(services, &e.app_id)
+                .await?
+                .map(|p| p.max_attempts)
+                .unwrap_or(1);
+            let dead = !err.retryable() || attempts >= max;
+            let delay = match &err {
+                DeliverError::Target(t) => t
+                    .retry_after()
+                    .map(|s| i64::try_from(s.min(MAX_RETRY_AFTER_SECS)).unwrap_or(0)),
+                DeliverError::Local(_) => None,
+            }
+            .unwrap_or_else(|| {
+                backoff_secs(
+                    services.config.provisioning_backoff_base_ms,
+                    services.config.provisioning_backoff_cap_ms,
+                    attempts,
+                )
+            });
+            let next = now + delay;
+            let message = err.to_string();
+            let mut tx = services.store.begin_write().await?;
+            outbox::fail(&mut tx, e.key(), attempts, next, &message, dead, now).await?;
+            tx.commit().await?;
+            let note = if dead {
+                format!("{message} (attempt {attempts} of {max}; dead-lettered)")
+            } else {
+                format!("{message} (attempt {attempts} of {max}; next attempt in {delay}s)")
+            };
+            tracing::info!(app_id = %e.app_id, object = %e.object_id, dead, "provisioning delivery failed: {message}");
+            Ok((item(e, &e.object_id, "failed", Some(note)), None))
+        }
+    }
+}
+
+fn item(e: &OutboxEntry, name: &str, action: &str, error: Option<String>) -> SyncJobItem {
+    SyncJobItem {
+        seq: 0,
+        object_type: e.object_type.clone(),
+        object_id: e.object_id.clone(),
+        name: name.to_owned(),
+        action: action.to_owned(),
+        error,
+    }
+}
+
+/// Writes the sync record of one batch for one application.
+async fn record_batch(
+    services: &Services,
+    app_id: &str,
+    instance_id: &str,
+    mut items: Vec<SyncJobItem>,
+    counts: Counts,
+    started: i64,
+) -> Result<()> {
+    let now = services.now();
+    let failed = items.iter().filter(|i| i.action == "failed").count();
+    let status = if failed == 0 {
+        "success"
+    } else if failed == items.len() {
+        "failed"
+    } else {
+        "partial_success"
+    };
+    for (i, it) in items.iter_mut().enumerate() {
+        it.seq = i as i64 + 1;
+    }
+    let n = items.len() as i64;
+    let job = SyncJob {
+        id: id::new_time_ordered_id("sjob", now),
+        app_id: app_id.to_owned(),
+        instance_id: instance_id.to_owned(),
+        trigger_type: "auto".into(),
+        kind: "incremental".into(),
+        dry_run: false,
+        status: status.into(),
+        total: n,
+        done: n,
+        counts,
+        error: None,
+        created_at: started,
+        started_at: Some(started),
+        finished_at: Some(now),
+        heartbeat_at: None,
+    };
+    let mut tx = services.store.begin_write().await?;
+    sync_job::insert(&mut tx, &job).await?;
+    sync_job::insert_items(&mut tx, &job.id, &items).await?;
+    tx.commit().await?;
+    Ok(())
+}
