@@ -2,8 +2,8 @@
 # Prepares everything the Gatehouse test suite needs besides the Rust toolchain:
 #   - Debian packages: xmlsec1 (independent XML-DSig verifier), libxml2-utils (xmllint),
 #     PostgreSQL 15, and the headers needed to build python xmlsec from source as a fallback;
-#   - a Python venv with the third-party SAML peers (pysaml2, python3-saml), pinned in
-#     interop/requirements.txt;
+#   - a Python venv with the third-party SAML peers (pysaml2, python3-saml) and SCIM peers
+#     (scim2-tester, scim2-server, scim2-client), pinned in interop/requirements.txt;
 #   - the Node.js SAML peer samlify (IdP side of crates/cloudsso/tests/it/idp_interop.rs), pinned in
 #     interop/package.json + package-lock.json, installed with `npm ci` into interop/node_modules;
 #   - a running PostgreSQL 15 cluster with role `gatehouse` (password `gatehouse`) owning
@@ -100,11 +100,18 @@ import saml2
 import saml2.client
 import saml2.server
 import onelogin.saml2.auth
+import scim2_tester
+import scim2_server.testserver.application
+import scim2_client.engines.httpx2
+import scim2_models
 from importlib.metadata import version
 print("[setup] python peers: lxml %s (libxml2 %s), xmlsec %s (libxml2 %s), pysaml2 %s, python3-saml %s" % (
     version("lxml"), ".".join(map(str, lxml.etree.LIBXML_VERSION)),
     version("xmlsec"), ".".join(map(str, xmlsec.get_libxml_version())),
     version("pysaml2"), version("python3-saml")))
+print("[setup] python SCIM peers: scim2-tester %s, scim2-server %s, scim2-client %s (httpx2 %s), scim2-models %s" % (
+    version("scim2-tester"), version("scim2-server"), version("scim2-client"), version("httpx2"),
+    version("scim2-models")))
 EOF
 }
 
@@ -125,7 +132,7 @@ else
         xmlsec_pin="$(grep -E '^xmlsec==' "$REQUIREMENTS")"
         "$PY" -m pip install --quiet --disable-pip-version-check --no-input --force-reinstall \
             --no-deps --no-binary lxml,xmlsec "$lxml_pin" "$xmlsec_pin" >&2
-        peers_import_ok || die "python SAML peers still do not import; see errors above"
+        peers_import_ok || die "python SAML/SCIM peers still do not import; see errors above"
     fi
     echo "$want_hash" >"$STAMP"
 fi
@@ -148,15 +155,17 @@ node_want="$(cat "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" | sha256
 node_peers_ok() {
     (cd "$NODE_DIR" && node -e '
         const s = require("samlify"); require("@authenio/samlify-node-xmllint");
+        require("@node-saml/node-saml");
         console.error("[setup] node peers: node " + process.versions.node + ", samlify " +
-            require("samlify/package.json").version);') >&2
+            require("samlify/package.json").version + ", node-saml " +
+            require("@node-saml/node-saml/package.json").version);') >&2
 }
 if [ -f "$NODE_STAMP" ] && [ "$(cat "$NODE_STAMP")" = "$node_want" ] && node_peers_ok; then
     log "interop/node_modules up to date"
 else
     log "installing interop/package-lock.json into interop/node_modules (npm ci)"
     (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci in interop/ failed"
-    node_peers_ok || die "samlify does not load after npm ci; see errors above"
+    node_peers_ok || die "samlify or node-saml does not load after npm ci; see errors above"
     echo "$node_want" >"$NODE_STAMP"
 fi
 

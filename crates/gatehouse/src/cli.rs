@@ -60,7 +60,8 @@ pub enum Command {
     /// Applications (marketplace, SAML single sign-on, authorization).
     #[command(subcommand)]
     App(AppCmd),
-    /// Cloud SSO (Step 2 of the seed procedure: SSO logon settings).
+    /// Cloud SSO: SSO logon settings (Step 2 of the seed procedure), users, groups, accounts,
+    /// access configurations, assignments, login preferences.
     Cloudsso(CloudSsoCmd),
     /// Audit events of the instance.
     Audit {
@@ -244,6 +245,11 @@ pub enum AppCmd {
         /// `enable` or `disable`.
         action: String,
     },
+    /// Account sync: the SCIM 2.0 provisioning configuration.
+    #[command(subcommand)]
+    Provisioning(crate::cli_sync::ProvisioningCmd),
+    /// Account sync: Push Now (with progress), sync records, the outbox and retries.
+    Sync(crate::cli_sync::SyncArgs),
 }
 
 /// `gatehouse cloudsso …`: talks to the Cloud SSO admin API. Defaults come from the `cloudsso`
@@ -260,6 +266,9 @@ pub struct CloudSsoCmd {
     /// Directory ID.
     #[arg(long, env = "GATEHOUSE_DIRECTORY")]
     pub directory: Option<String>,
+    /// Print the API's JSON instead of tables (the typed object commands).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub action: CloudSsoAction,
 }
@@ -287,6 +296,27 @@ pub enum CloudSsoAction {
     },
     /// The configured IdP.
     Idp,
+    /// Directory users.
+    #[command(subcommand)]
+    Users(crate::cli_cloudsso::UsersCmd),
+    /// Directory groups and their members.
+    #[command(subcommand)]
+    Groups(crate::cli_cloudsso::GroupsCmd),
+    /// Accounts of the resource directory.
+    #[command(subcommand)]
+    Accounts(crate::cli_cloudsso::AccountsCmd),
+    /// Access configurations and their provisioning on accounts.
+    #[command(subcommand)]
+    AccessConfigs(crate::cli_cloudsso::AccessConfigsCmd),
+    /// Access assignments: user or group × account × access configuration.
+    #[command(subcommand)]
+    Assignments(crate::cli_cloudsso::AssignmentsCmd),
+    /// Login preferences: AllowUserToGetCredentials and the portal IP allow-list.
+    #[command(subcommand)]
+    LoginPreferences(crate::cli_cloudsso::LoginPreferencesCmd),
+    /// SCIM synchronization (Settings > User Settings): the switch and the SCIM credentials.
+    #[command(subcommand)]
+    Scim(crate::cli_sync::ScimCmd),
     /// Any Cloud SSO admin API call, relative to the directory:
     /// `gatehouse cloudsso api POST /access-configurations --data '{…}'` (see /api/openapi.json).
     Api {
@@ -332,7 +362,8 @@ fn demo_defaults(conn: &Connection) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn print(v: &Value) {
+/// Prints a JSON value, pretty.
+pub(crate) fn print(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
@@ -475,7 +506,13 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
 }
 
 async fn run_app(api: &ApiClient, p: &str, cmd: AppCmd) -> Result<(), CliError> {
+    let instance = crate::cli_sync::Instance {
+        api,
+        path: p.to_owned(),
+    };
     let v = match cmd {
+        AppCmd::Provisioning(c) => return crate::cli_sync::provisioning(&instance, c).await,
+        AppCmd::Sync(c) => return crate::cli_sync::sync(&instance, c).await,
         AppCmd::Templates { search } => {
             let q = search
                 .map(|s| {
@@ -620,7 +657,25 @@ async fn run_cloudsso(demo: &Value, cmd: CloudSsoCmd) -> Result<(), CliError> {
     let dir = pick(cmd.directory, "directory_id", "directory")?;
     let api = ApiClient::new(&url, &token);
     let d = format!("/api/v1/directories/{dir}");
+    let typed = crate::cli_cloudsso::Directory {
+        api: &api,
+        path: d.clone(),
+        json: cmd.json,
+    };
     let v = match cmd.action {
+        CloudSsoAction::Users(c) => return crate::cli_cloudsso::users(&typed, c).await,
+        CloudSsoAction::Groups(c) => return crate::cli_cloudsso::groups(&typed, c).await,
+        CloudSsoAction::Accounts(c) => return crate::cli_cloudsso::accounts(&typed, c).await,
+        CloudSsoAction::AccessConfigs(c) => {
+            return crate::cli_cloudsso::access_configs(&typed, c).await;
+        }
+        CloudSsoAction::Assignments(c) => {
+            return crate::cli_cloudsso::assignments(&typed, c).await;
+        }
+        CloudSsoAction::Scim(c) => return crate::cli_sync::scim(&typed, c).await,
+        CloudSsoAction::LoginPreferences(c) => {
+            return crate::cli_cloudsso::login_preferences(&typed, c).await;
+        }
         CloudSsoAction::SpInfo => api.json(Method::GET, &d, None).await?,
         CloudSsoAction::Idp => {
             api.json(Method::GET, &format!("{d}/saml/idp"), None)

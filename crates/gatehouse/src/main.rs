@@ -3,6 +3,8 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod cli_cloudsso;
+mod cli_sync;
 mod client;
 mod demo_cloud;
 mod demo_sp;

@@ -1,6 +1,8 @@
 //! `gatehouse up`: both halves of the product on localhost with a working demo on the embedded
 //! store. First start creates the demo (through the admin API, as a user would script it) and
-//! writes `<data-dir>/demo.json`; later starts reuse it.
+//! writes `<data-dir>/demo.json`; later starts reuse it. The demo's users and group reach Cloud
+//! SSO over SCIM (IDaaS's Cloud SSO application provisions them), and IDaaS's outbox worker keeps
+//! the two in sync while `up` runs.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -119,7 +121,15 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
             && d["cloudsso"]["base_url"].as_str() == Some(cloudsso_base.as_str())
     };
     let demo = match read_demo(&demo_path) {
-        Some(d) if made_for_here(&d) => d,
+        Some(d) if made_for_here(&d) && d["cloudsso"]["scim_token"].is_string() => d,
+        Some(d) if made_for_here(&d) => {
+            cloud.shutdown().await;
+            server.shutdown().await;
+            return Err(UpError::Seed(format!(
+                "the demo in {} predates SCIM account sync; start with --reset",
+                demo_path.display()
+            )));
+        }
         Some(d) => {
             cloud.shutdown().await;
             server.shutdown().await;
@@ -385,6 +395,9 @@ async fn seed(server: &idaas::RunningServer, base: &str, sp_base: &str) -> Resul
             "admin": {"username": "admin", "password": admin_password},
             "api_token": token.secret,
             "users": users,
+            // The demo org unit and group: the Cloud SSO application provisions them over SCIM.
+            "org_units": [{"id": eng_ou["id"], "name": "Engineering", "parent": "Headquarters"}],
+            "groups": [{"id": eng_group["id"], "name": "engineers"}],
             "apps": [{
                 "id": app_id,
                 "name": "Gatehouse Demo SP",
@@ -431,6 +444,13 @@ fn print_summary(demo: &Value, path: &Path) {
         for a in apps {
             println!("  SAML app       {} ({})", text(&a["name"]), text(&a["id"]));
             println!("    metadata     {}", text(&a["metadata_url"]));
+            if a["provisioning"]["enabled"] == true {
+                println!(
+                    "    provisioning SCIM 2.0 to {}  (gatehouse app sync jobs {})",
+                    text(&a["provisioning"]["base_url"]),
+                    text(&a["id"])
+                );
+            }
         }
     }
     let c = &demo["cloudsso"];
@@ -449,6 +469,11 @@ fn print_summary(demo: &Value, path: &Path) {
         text(&c["console_url"])
     );
     println!("  API token      {}", text(&c["api_token"]));
+    println!(
+        "  SCIM           {}  (sync on; IDaaS pushes the demo users and group here)",
+        text(&c["scim_base_url"])
+    );
+    println!("  SCIM token     {}", text(&c["scim_token"]));
     println!(
         "Demo SP          {}  (try \"Sign in with Gatehouse\")",
         text(&demo["demo_sp"]["url"])

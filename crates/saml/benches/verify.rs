@@ -26,7 +26,15 @@
 //!    0.25 s slices. Their verifications per CPU-second use `time.process_time()`, which does NOT include
 //!    child processes: pysaml2 starts the `xmlsec1` binary for every signature check, so for it we
 //!    also show the rate counting the children's CPU (from `getrusage(RUSAGE_CHILDREN)`) and the
-//!    wall-clock rate. A missing Python or library is reported and skipped.
+//!    wall-clock rate. Then `interop/bench/verify_node_saml.js` runs node-saml
+//!    (`@node-saml/node-saml` from `interop/node_modules`, installed by `npm ci` in `interop/`) with
+//!    `node` (`GATEHOUSE_NODE`, else `node` on PATH) for `NODE_SECONDS` (the share one Python
+//!    library gets), its CPU being that of the whole Node process (`process.cpuUsage()`).
+//!
+//! Every peer first verifies all `RESPONSES` Responses once, untimed, and the bench fails if any
+//! peer rejects one or reports fewer (a rate of rejections would be meaningless). A missing Python,
+//! Node, `node_modules` or library is reported as SKIP, or fails the bench under
+//! `GATEHOUSE_REQUIRE_PEERS=1`.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -51,6 +59,10 @@ const SAMPLES: usize = RESPONSES;
 const CPU_PASSES: usize = 10;
 /// Wall seconds the peer script measures (all libraries together).
 const PEER_SECONDS: &str = "10";
+/// Wall seconds the node-saml script measures (one Python library's share of `PEER_SECONDS`).
+const NODE_SECONDS: &str = "5";
+/// The peers, in the order printed: (report key, which script measures it).
+const PEERS: [&str; 3] = ["python3-saml", "pysaml2", "node-saml"];
 
 const IDP: &str = "https://idaas.example.com/api/v2/app_bench/saml2/meta";
 const SSO: &str = "https://idaas.example.com/api/v2/app_bench/saml2/sso";
@@ -189,8 +201,40 @@ fn python() -> Result<PathBuf, String> {
     }
 }
 
+/// Whether a missing peer must fail the bench instead of being skipped.
+fn peers_required() -> bool {
+    std::env::var("GATEHOUSE_REQUIRE_PEERS").as_deref() == Ok("1")
+}
+
+/// A peer cannot run: the reason to print as SKIP, or a panic under `GATEHOUSE_REQUIRE_PEERS=1`.
+fn missing_peer(why: String) -> String {
+    assert!(!peers_required(), "GATEHOUSE_REQUIRE_PEERS=1 but {why}");
+    why
+}
+
+/// The `node` binary for the node-saml peer, or why there is none.
+fn node() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os("GATEHOUSE_NODE") {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("node"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| "GATEHOUSE_NODE is unset and no `node` on PATH".to_owned())
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The peers' input directory, removed when dropped (also when a peer fails the bench).
+struct InputDir(PathBuf);
+
+impl Drop for InputDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Writes the Responses, the IdP certificate and the SP expectations for the peer script.
@@ -211,30 +255,68 @@ fn write_inputs(dir: &Path, responses: &[(String, String)], cert: &Certificate) 
     std::fs::write(dir.join("expect.json"), expect.to_string()).expect("write expectations");
 }
 
-/// Runs the peer script; its JSON report, or why there is none.
-fn run_peers(dir: &Path) -> Result<serde_json::Value, String> {
-    let python = python()?;
-    let script = repo_root().join("interop/bench/verify_peer.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(dir)
-        .args(["--seconds", PEER_SECONDS])
+/// Runs one peer script. `Err` = the peer cannot run (SKIP); a script that runs and fails (a
+/// rejected Response, a harness error) fails the bench.
+fn run_script(program: &Path, args: &[&std::ffi::OsStr]) -> Result<serde_json::Value, String> {
+    let out = Command::new(program)
+        .args(args)
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{} exited with {}: {}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| {
-        format!(
-            "peer script printed no JSON ({e}): {}",
+        .map_err(|e| missing_peer(format!("cannot run {}: {e}", program.display())))?;
+    assert!(
+        out.status.success(),
+        "peer {} {:?} exited with {} (a rejected Response or a harness failure): {}",
+        program.display(),
+        args,
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "peer {} printed no JSON ({e}): {}",
+            program.display(),
             String::from_utf8_lossy(&out.stdout)
         )
-    })
+    });
+    Ok(report)
+}
+
+/// Runs the Python peer script (python3-saml, pysaml2); its JSON report, or why it cannot run.
+fn run_python_peers(dir: &Path) -> Result<serde_json::Value, String> {
+    let python = python().map_err(missing_peer)?;
+    let script = repo_root().join("interop/bench/verify_peer.py");
+    run_script(
+        &python,
+        &[
+            script.as_os_str(),
+            dir.as_os_str(),
+            "--seconds".as_ref(),
+            PEER_SECONDS.as_ref(),
+        ],
+    )
+}
+
+/// Runs the node-saml peer script; its JSON report, or why it cannot run.
+fn run_node_saml(dir: &Path) -> Result<serde_json::Value, String> {
+    let node = node().map_err(missing_peer)?;
+    let interop = repo_root().join("interop");
+    let module = interop.join("node_modules/@node-saml/node-saml/package.json");
+    if !module.exists() {
+        return Err(missing_peer(format!(
+            "{} is absent (run `npm ci` in {})",
+            module.display(),
+            interop.display()
+        )));
+    }
+    let script = interop.join("bench/verify_node_saml.js");
+    run_script(
+        &node,
+        &[
+            script.as_os_str(),
+            dir.as_os_str(),
+            "--seconds".as_ref(),
+            NODE_SECONDS.as_ref(),
+        ],
+    )
 }
 
 fn main() {
@@ -370,10 +452,13 @@ fn main() {
     }
 
     // The peers, on the same Responses.
-    let dir = std::env::temp_dir().join(format!("gatehouse-verify-bench-{}", std::process::id()));
-    write_inputs(&dir, &responses, &cert);
-    let peers = run_peers(&dir);
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = InputDir(
+        std::env::temp_dir().join(format!("gatehouse-verify-bench-{}", std::process::id())),
+    );
+    write_inputs(&dir.0, &responses, &cert);
+    let python_peers = run_python_peers(&dir.0);
+    let node_peers = run_node_saml(&dir.0);
+    drop(dir);
     let load_after = load_average();
     println!(
         "1-minute load average: {load_before} before, {load_mid} after Gatehouse, {load_after} after peers ({} CPUs)",
@@ -393,29 +478,43 @@ fn main() {
         "  {:<44} {:>10.1}/s CPU  {:>10.1}/s wall",
         "Gatehouse (saml crate)", ours, ours_wall_rate
     );
-    let peers = match peers {
-        Ok(p) => p,
-        Err(why) => {
-            println!("  SKIP peers: {why}");
-            return;
-        }
-    };
     let num = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_f64);
-    for name in ["python3-saml", "pysaml2"] {
-        let Some(p) = peers.get(name) else {
-            println!("  SKIP {name}: not in the peer report");
+    let mut measured = 0;
+    for name in PEERS {
+        let report = if name == "node-saml" {
+            &node_peers
+        } else {
+            &python_peers
+        };
+        let p = match report {
+            Ok(r) => r.get(name),
+            Err(why) => {
+                println!("  SKIP {name}: {why}");
+                continue;
+            }
+        };
+        let Some(p) = p else {
+            println!(
+                "  SKIP {name}: {}",
+                missing_peer(format!("{name} is not in the peer report"))
+            );
             continue;
         };
         if let Some(why) = p.get("skipped").and_then(|s| s.as_str()) {
-            println!("  SKIP {name}: {why}");
+            println!("  SKIP {name}: {}", missing_peer(why.to_owned()));
             continue;
         }
+        let accepted = num(p, "accepted_all").unwrap_or(0.0);
+        assert!(
+            accepted == RESPONSES as f64,
+            "{name} verified {accepted} of the {RESPONSES} Responses before timing: {p}"
+        );
+        measured += 1;
         let version = p.get("version").and_then(|s| s.as_str()).unwrap_or("?");
         let ops = num(p, "ops").unwrap_or(0.0);
         let label = format!("{name} {version} ({ops:.0} ops)");
         let (Some(cpu), Some(wall)) = (num(p, "per_cpu_second"), num(p, "per_wall_second")) else {
-            println!("  SKIP {name}: no rates in the peer report: {p}");
-            continue;
+            panic!("{name}: no rates in the peer report: {p}");
         };
         println!(
             "  {label:<44} {cpu:>10.1}/s CPU  {wall:>10.1}/s wall   ratio {:.0}x (CPU), {:.0}x (wall vs our wall)",
@@ -434,7 +533,10 @@ fn main() {
             );
         }
     }
+    if measured == 0 {
+        return;
+    }
     println!(
-        "peer CPU = time.process_time() of the Python process (excludes child processes); wall = sum of perf_counter per op; libraries took turns in 0.25 s slices for {PEER_SECONDS} s"
+        "Every peer verified all {RESPONSES} Responses once before timing. Python peers: CPU = time.process_time() of the Python process (excludes child processes); wall = sum of perf_counter per op; libraries took turns in 0.25 s slices for {PEER_SECONDS} s. node-saml: CPU = process.cpuUsage() of the node process (all its threads), {NODE_SECONDS} s alone after the Python peers."
     );
 }

@@ -6,6 +6,11 @@
 mod chromium;
 mod browser;
 mod browser_cloudsso;
+mod cli_cloudsso;
+mod cli_sync;
 mod seed;
 mod support;
 mod up;
+// Issue 4: account sync end to end (SYNC-E2E).
+mod scim_crash;
+mod scim_sync;

@@ -187,3 +187,174 @@ pub fn set(fields: &mut Vec<(String, String)>, name: &str, value: &str) {
     fields.retain(|(n, _)| n != name);
     fields.push((name.to_owned(), value.to_owned()));
 }
+
+// ---------------------------------------------------------------------------------------------
+// SCIM peers and `gatehouse serve` (issue 4: scim_sync.rs, scim_crash.rs).
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Whether missing peers fail the test instead of skipping it (`GATEHOUSE_REQUIRE_PEERS=1`).
+pub fn peers_required() -> bool {
+    std::env::var("GATEHOUSE_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+/// The venv python (`$GATEHOUSE_PYTHON`, default `<repo>/.venv/bin/python`) when it can import
+/// `modules`; otherwise prints SKIP for `test` and returns `None` (or panics when peers are
+/// required).
+pub fn peer_python(test: &str, modules: &str) -> Option<PathBuf> {
+    let python = std::env::var_os("GATEHOUSE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    let what = format!(
+        "{} cannot import {modules} (set GATEHOUSE_PYTHON; scripts/setup-test-env.sh)",
+        python.display()
+    );
+    assert!(!peers_required(), "GATEHOUSE_REQUIRE_PEERS=1 but {what}");
+    eprintln!("SKIP {test}: {what}");
+    None
+}
+
+/// scim2-server (PyPI) through `interop/scim/target_server.py`; killed on drop.
+pub struct Scim2Server {
+    child: Child,
+    /// SCIM base URL (`http://127.0.0.1:PORT/v2`).
+    pub base: String,
+    /// The bearer token it accepts.
+    pub token: String,
+}
+
+impl Drop for Scim2Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Scim2Server {
+    /// Starts scim2-server on a free port; `None` (SKIP) when the venv lacks it.
+    pub fn start(test: &str) -> Option<Self> {
+        use std::io::{BufRead, BufReader};
+        let python = peer_python(test, "scim2_server")?;
+        let token = format!("scim2-{}", rand::random::<u64>());
+        let mut child = Command::new(python)
+            .arg(repo_root().join("interop/scim/target_server.py"))
+            .args(["--token", &token, "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start target_server.py");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("target_server.py printed {line:?}"));
+        Some(Self {
+            child,
+            base: format!("http://127.0.0.1:{port}/v2"),
+            token,
+        })
+    }
+}
+
+/// `gatehouse serve` (IDaaS alone) on a SQLite file; SIGKILLed on drop.
+pub struct Serve {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `gatehouse serve` on `dir/idaas.db` (master key `dir/master.key`, created on the first
+    /// start) and waits for `/healthz`. `first`: a fresh database, whose bootstrap API token (printed
+    /// once) is awaited and returned.
+    pub async fn start(dir: &Path, first: bool) -> (Self, Option<String>) {
+        use std::io::{BufRead, BufReader};
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let key = dir.join("master.key");
+        if !key.exists() {
+            std::fs::write(&key, hex::encode(rand::random::<[u8; 32]>())).unwrap();
+        }
+        let db = format!("sqlite://{}?mode=rwc", dir.join("idaas.db").display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--public-url", &base])
+            .args(["--database-url", &db])
+            .arg("--master-key-file")
+            .arg(&key)
+            .arg("--insecure-cookies")
+            .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+            .env("GATEHOUSE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start gatehouse serve");
+        // stderr: the "listening" line, then (first start only) the bootstrap token; the rest
+        // is copied to our stderr by a thread.
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("API token") || line.contains("IDaaS listening") {
+                    let _ = tx.send(line);
+                } else {
+                    eprintln!("[serve] {line}");
+                }
+            }
+        });
+        let mut serve = Serve { child, base };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut token = None;
+        loop {
+            assert!(Instant::now() < deadline, "gatehouse serve did not come up");
+            if let Some(status) = serve.child.try_wait().unwrap() {
+                panic!("gatehouse serve exited early: {status}");
+            }
+            while let Ok(line) = rx.try_recv() {
+                if line.contains("API token")
+                    && let Some((_, t)) = line.rsplit_once(": ")
+                {
+                    token = Some(t.trim().to_owned());
+                }
+            }
+            // A fresh database prints the bootstrap token once the listener is up.
+            if (token.is_some() || !first)
+                && reqwest::get(format!("{}/healthz", serve.base))
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            {
+                return (serve, token);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGKILL (no shutdown, no flush): a crash.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(!status.success(), "serve exited cleanly: {status}");
+    }
+}

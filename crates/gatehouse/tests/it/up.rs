@@ -1,6 +1,6 @@
 //! `gatehouse up` and the Step 1 CLI, against the real binary.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::{Ports, browser, cli, form, set, start_up, temp_dir};
 
@@ -187,6 +187,13 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     drop(up);
     let up = start_up(&dir, ports, &[]).await;
     assert_eq!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
+    // The restart reuses the SCIM credential, and it still opens the SCIM server.
+    assert_eq!(
+        up.demo["cloudsso"]["scim_token"],
+        d["cloudsso"]["scim_token"]
+    );
+    let alice_over_scim = scim_user(&up.demo, "alice").await;
+    assert_eq!(alice_over_scim["userName"], "alice", "{alice_over_scim}");
     drop(up);
     // What `up` prints names both services' entry points.
     let printed = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
@@ -199,7 +206,11 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&printed.stdout);
-    for key in ["portal_url", "console_url", "api_token"] {
+    assert!(
+        printed.contains("SCIM"),
+        "`up` does not mention SCIM: {printed}"
+    );
+    for key in ["portal_url", "console_url", "api_token", "scim_base_url"] {
         let value = d["cloudsso"][key].as_str().unwrap();
         assert!(
             printed.contains(value),
@@ -212,6 +223,181 @@ async fn up_demo_works_end_to_end_and_reset_wipes_it() {
     );
     let up = start_up(&dir, ports, &["--reset"]).await;
     assert_ne!(up.demo["idaas"]["instance_id"].as_str().unwrap(), instance);
+    drop(up);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The SCIM user `user_name` of the demo directory, read through the SCIM server with the demo's
+/// credential (`Value::Null` when there is none).
+async fn scim_user(demo: &Value, user_name: &str) -> Value {
+    let cs = &demo["cloudsso"];
+    let resp = reqwest::Client::new()
+        .get(format!("{}/Users", cs["scim_base_url"].as_str().unwrap()))
+        .query(&[("filter", format!("userName eq \"{user_name}\""))])
+        .bearer_auth(cs["scim_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let list: Value = resp.json().await.unwrap();
+    assert!(list["totalResults"].as_i64().unwrap() <= 1, "{list}");
+    list["Resources"][0].clone()
+}
+
+/// A call to an admin API (IDaaS or Cloud SSO) that must succeed.
+async fn admin(
+    base: &Value,
+    token: &Value,
+    method: reqwest::Method,
+    path: String,
+    body: Option<Value>,
+) -> Value {
+    let mut req = reqwest::Client::new()
+        .request(method.clone(), format!("{}{path}", base.as_str().unwrap()))
+        .bearer_auth(token.as_str().unwrap());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let text = resp.text().await.unwrap();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// The demo's users and group reach Cloud SSO over SCIM (Synchronized), and a user created in
+/// IDaaS afterwards follows while `up` runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn up_demo_syncs_accounts_to_cloudsso_over_scim() {
+    let dir = temp_dir("up-scim");
+    let up = start_up(&dir, Ports::free(), &[]).await;
+    let d = &up.demo;
+    let cs = &d["cloudsso"];
+    let idaas = &d["idaas"];
+    let scim_base = cs["scim_base_url"].as_str().unwrap();
+    assert_eq!(
+        scim_base,
+        format!("{}/scim/v2", cs["base_url"].as_str().unwrap())
+    );
+    assert!(
+        cs["scim_token"].as_str().is_some_and(|t| !t.is_empty()),
+        "cloudsso.scim_token missing: {d}"
+    );
+
+    // The demo user, over SCIM with the demo credential, and Synchronized in the Cloud SSO API.
+    let alice = scim_user(d, "alice").await;
+    assert_eq!(alice["userName"], "alice", "{alice}");
+    assert_eq!(alice["active"], true, "{alice}");
+    assert!(
+        alice["externalId"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("user_")),
+        "{alice}"
+    );
+    let directory = format!(
+        "/api/v1/directories/{}",
+        cs["directory_id"].as_str().unwrap()
+    );
+    let cs_api =
+        |method, path: String, body| admin(&cs["base_url"], &cs["api_token"], method, path, body);
+    let listed = cs_api(
+        reqwest::Method::GET,
+        format!("{directory}/users?filter=UserName%20eq%20alice"),
+        None,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["user_name"], "alice", "{listed}");
+    assert_eq!(
+        listed["items"][0]["provision_type"], "Synchronized",
+        "{listed}"
+    );
+    assert_eq!(listed["items"][0]["id"], alice["id"], "{listed}");
+    let groups = cs_api(
+        reqwest::Method::GET,
+        format!("{directory}/groups?filter=GroupName%20eq%20engineers"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        groups["items"][0]["provision_type"], "Synchronized",
+        "{groups}"
+    );
+    // Synchronized objects are read-only for the administrator while SCIM is on.
+    let refused = reqwest::Client::new()
+        .delete(format!(
+            "{}{directory}/users/{}",
+            cs["base_url"].as_str().unwrap(),
+            alice["id"].as_str().unwrap()
+        ))
+        .bearer_auth(cs["api_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::CONFLICT);
+
+    // A new IDaaS account in the demo org unit and group follows while `up` runs.
+    let inst = format!(
+        "/api/v1/instances/{}",
+        idaas["instance_id"].as_str().unwrap()
+    );
+    let idaas_api = |method, path: String, body| {
+        admin(&idaas["base_url"], &idaas["api_token"], method, path, body)
+    };
+    let erin = idaas_api(
+        reqwest::Method::POST,
+        format!("{inst}/users"),
+        Some(json!({"username": "Erin", "display_name": "Erin Example",
+                    "email": "erin@demo.example"})),
+    )
+    .await;
+    let erin_id = erin["id"].as_str().unwrap();
+    idaas_api(
+        reqwest::Method::POST,
+        format!("{inst}/users/{erin_id}/org-units"),
+        Some(json!({"org_unit_id": idaas["org_units"][0]["id"], "primary": true})),
+    )
+    .await;
+    idaas_api(
+        reqwest::Method::POST,
+        format!(
+            "{inst}/groups/{}/members",
+            idaas["groups"][0]["id"].as_str().unwrap()
+        ),
+        Some(json!({"user_id": erin_id})),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let erin_remote = loop {
+        let u = scim_user(d, "erin").await;
+        if !u.is_null() {
+            break u;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "erin did not reach Cloud SSO over SCIM within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(erin_remote["externalId"], erin_id, "{erin_remote}");
+    assert_eq!(erin_remote["displayName"], "Erin Example", "{erin_remote}");
+    let engineers = groups["items"][0]["id"].as_str().unwrap().to_owned();
+    let erin_cs = erin_remote["id"].as_str().unwrap().to_owned();
+    loop {
+        let members = cs_api(
+            reqwest::Method::GET,
+            format!("{directory}/groups/{engineers}/members"),
+            None,
+        )
+        .await;
+        if members.to_string().contains(&erin_cs) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "erin did not join engineers in Cloud SSO within 60 s: {members}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     drop(up);
     let _ = std::fs::remove_dir_all(&dir);
 }
