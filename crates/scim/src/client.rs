@@ -7,12 +7,14 @@ use crate::filter::{CompValue, CompareOp, Filter};
 use crate::list::ListResponse;
 use crate::patch::PatchRequest;
 use crate::resource::{Group, User};
+use reqwest::dns::Resolve;
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE as CT, HeaderMap, RETRY_AFTER,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
@@ -70,7 +72,7 @@ impl fmt::Debug for ClientAuth {
 }
 
 /// Client options.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ClientOptions {
     /// Whole-request timeout (connect, send, and read the body).
     pub timeout: Duration,
@@ -78,6 +80,23 @@ pub struct ClientOptions {
     pub user_agent: String,
     /// Largest accepted response body, in bytes.
     pub max_body_bytes: usize,
+    /// DNS resolver for every request of the client (SCIM calls and the OAuth token endpoint),
+    /// instead of the system resolver: the caller's address policy (e.g. public addresses only).
+    /// A resolver refuses a name by failing with [`AddressRefused`], which surfaces as
+    /// [`ClientError::Refused`]. Host names only: reqwest never resolves an IP-literal URL, so a
+    /// caller with an address policy must vet IP-literal hosts itself (see [`ScimClient::endpoints`]).
+    pub resolver: Option<Arc<dyn Resolve>>,
+}
+
+impl fmt::Debug for ClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientOptions")
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("resolver", &self.resolver.as_ref().map(|_| "<custom>"))
+            .finish()
+    }
 }
 
 impl Default for ClientOptions {
@@ -86,9 +105,16 @@ impl Default for ClientOptions {
             timeout: Duration::from_secs(30),
             user_agent: concat!("gatehouse-scim/", env!("CARGO_PKG_VERSION")).to_string(),
             max_body_bytes: 16 * 1024 * 1024,
+            resolver: None,
         }
     }
 }
+
+/// The error a [`ClientOptions::resolver`] returns to refuse a name on policy grounds (as opposed
+/// to a failed lookup): the call fails with [`ClientError::Refused`], which is not retryable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct AddressRefused(pub String);
 
 /// What went wrong with a SCIM call.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -118,6 +144,9 @@ pub enum ClientError {
     /// The client was configured with an invalid URL.
     #[error("invalid client configuration: {0}")]
     Config(String),
+    /// The resolver hook refused the target's address ([`AddressRefused`]).
+    #[error("connection refused by address policy: {0}")]
+    Refused(String),
 }
 
 impl ClientError {
@@ -126,7 +155,10 @@ impl ClientError {
         match self {
             ClientError::Status { status, .. } => *status >= 500 || *status == 429,
             ClientError::Timeout | ClientError::Transport(_) => true,
-            ClientError::Decode(_) | ClientError::Auth(_) | ClientError::Config(_) => false,
+            ClientError::Decode(_)
+            | ClientError::Auth(_)
+            | ClientError::Config(_)
+            | ClientError::Refused(_) => false,
         }
     }
 
@@ -206,6 +238,9 @@ fn transport(e: &reqwest::Error) -> ClientError {
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
+        if let Some(refused) = s.downcast_ref::<AddressRefused>() {
+            return ClientError::Refused(refused.0.clone());
+        }
         msg.push_str(": ");
         msg.push_str(&s.to_string());
         src = s.source();
@@ -285,10 +320,14 @@ impl ScimClient {
         }
         // Redirects are never followed: the base URL was vetted (e.g. against private ranges) and a
         // 3xx must not send the credential or the payload anywhere else. A 3xx is a `Status` error.
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(options.timeout)
-            .user_agent(options.user_agent.clone())
+            .user_agent(options.user_agent.clone());
+        if let Some(resolver) = options.resolver {
+            builder = builder.dns_resolver(resolver);
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError::Config(format!("HTTP client: {e}")))?;
         Ok(ScimClient {
@@ -303,6 +342,19 @@ impl ScimClient {
     /// The normalized base URL (always ending in `/`).
     pub fn base_url(&self) -> &Url {
         &self.base
+    }
+
+    /// Every URL the client sends requests to: the base URL (all SCIM calls are under it) and,
+    /// with client credentials, the token endpoint. For address policies that must vet IP-literal
+    /// hosts, which no [`ClientOptions::resolver`] sees.
+    pub fn endpoints(&self) -> Vec<Url> {
+        let mut out = vec![self.base.clone()];
+        if let ClientAuth::ClientCredentials { token_endpoint, .. } = &self.auth
+            && let Ok(u) = Url::parse(token_endpoint)
+        {
+            out.push(u);
+        }
+        out
     }
 
     /// The URL of `path` (relative to the base; a leading `/` is ignored; may carry a query string).

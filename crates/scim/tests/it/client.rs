@@ -564,3 +564,114 @@ async fn redirects_are_not_followed() {
     assert_eq!(log.len(), 1, "the redirect target was requested");
     assert_eq!(log[0].uri.path(), "/Users/moved");
 }
+
+/// A resolver hook that sends every name to `addr` (or refuses the names listed) and records the
+/// names it was asked for.
+struct TestResolver {
+    addr: std::net::SocketAddr,
+    refuse: Vec<&'static str>,
+    asked: Mutex<Vec<String>>,
+}
+
+impl reqwest::dns::Resolve for TestResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let name = name.as_str().to_owned();
+        self.asked.lock().unwrap().push(name.clone());
+        let refused = self.refuse.contains(&name.as_str());
+        let addr = self.addr;
+        Box::pin(async move {
+            if refused {
+                return Err(Box::new(scim::client::AddressRefused(format!(
+                    "{name} is not allowed"
+                )))
+                    as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[tokio::test]
+async fn resolver_hook_serves_scim_and_token_requests_and_can_refuse() {
+    let (origin, srv) = serve(|seen, _| {
+        if seen.uri.path() == "/token" {
+            return now(token_response("cc"));
+        }
+        now(scim_json(StatusCode::OK, user_json("1", "a")))
+    })
+    .await;
+    let addr: std::net::SocketAddr = origin.trim_start_matches("http://").parse().unwrap();
+    let resolver = Arc::new(TestResolver {
+        addr,
+        refuse: vec!["blocked.test"],
+        asked: Mutex::new(Vec::new()),
+    });
+    let opts = || ClientOptions {
+        resolver: Some(resolver.clone() as Arc<dyn reqwest::dns::Resolve>),
+        ..ClientOptions::default()
+    };
+    // Both the token endpoint and the SCIM calls are resolved by the hook (the names do not exist
+    // anywhere else).
+    let port = addr.port();
+    let c = ScimClient::new(
+        &format!("http://scim.test:{port}/scim/v2"),
+        ClientAuth::ClientCredentials {
+            token_endpoint: format!("http://auth.test:{port}/token"),
+            client_id: "id".into(),
+            client_secret: "s".into(),
+            method: TokenAuthMethod::ClientSecretPost,
+            scope: None,
+        },
+        opts(),
+    )
+    .unwrap();
+    assert_eq!(c.get_user("1").await.unwrap().user_name, "a");
+    let asked = resolver.asked.lock().unwrap().clone();
+    assert!(asked.contains(&"auth.test".to_owned()), "{asked:?}");
+    assert!(asked.contains(&"scim.test".to_owned()), "{asked:?}");
+    assert_eq!(
+        c.endpoints()
+            .iter()
+            .map(|u| u.host_str().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        ["scim.test", "auth.test"]
+    );
+    let served = srv.log.lock().unwrap().len();
+    assert_eq!(served, 2, "token + GET");
+
+    // A refusal is its own error, not retryable, and nothing reaches the server.
+    let c = ScimClient::new(
+        &format!("http://blocked.test:{port}/scim/v2"),
+        bearer("t"),
+        opts(),
+    )
+    .unwrap();
+    let e = c.get_user("1").await.unwrap_err();
+    assert_eq!(
+        e,
+        ClientError::Refused("blocked.test is not allowed".into()),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
+    assert!(e.to_string().contains("blocked.test is not allowed"));
+    // Refused at the token endpoint too.
+    let c = ScimClient::new(
+        &format!("http://scim.test:{port}/scim/v2"),
+        ClientAuth::ClientCredentials {
+            token_endpoint: format!("http://blocked.test:{port}/token"),
+            client_id: "id".into(),
+            client_secret: "s".into(),
+            method: TokenAuthMethod::ClientSecretBasic,
+            scope: None,
+        },
+        opts(),
+    )
+    .unwrap();
+    let e = c.get_user("1").await.unwrap_err();
+    assert!(matches!(e, ClientError::Refused(_)), "{e:?}");
+    assert_eq!(
+        srv.log.lock().unwrap().len(),
+        served,
+        "nothing reached the server"
+    );
+}
