@@ -68,6 +68,10 @@ pub enum TaskType {
     StartUserProvisioning,
     /// Delete a RAM user provisioning (and its users, per its deletion strategy).
     DeleteUserProvisioning,
+    /// A user joined a group that a RAM user provisioning covers: create (or adopt) its RAM user.
+    AddUserToGroup,
+    /// A user left such a group (or was deleted): apply the provisioning's deletion strategy.
+    RemoveUserFromGroup,
 }
 
 impl TaskType {
@@ -80,6 +84,8 @@ impl TaskType {
             TaskType::DeprovisionAccessConfiguration => "DeprovisionAccessConfiguration",
             TaskType::StartUserProvisioning => "StartUserProvisioning",
             TaskType::DeleteUserProvisioning => "DeleteUserProvisioning",
+            TaskType::AddUserToGroup => "AddUserToGroup",
+            TaskType::RemoveUserFromGroup => "RemoveUserFromGroup",
         }
     }
 
@@ -92,6 +98,8 @@ impl TaskType {
             TaskType::DeprovisionAccessConfiguration,
             TaskType::StartUserProvisioning,
             TaskType::DeleteUserProvisioning,
+            TaskType::AddUserToGroup,
+            TaskType::RemoveUserFromGroup,
         ]
         .into_iter()
         .find(|t| t.as_str() == text)
@@ -546,6 +554,9 @@ mod service {
                         .as_deref()
                         .ok_or(Error::NotFound("RAM user provisioning"))?;
                     self.remove_user_provisioning(&task.directory_id, id).await
+                }
+                TaskType::AddUserToGroup | TaskType::RemoveUserFromGroup => {
+                    self.run_membership_event(task).await
                 }
             }
         }

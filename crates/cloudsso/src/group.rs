@@ -100,6 +100,7 @@ mod service {
     use crate::audit::{Actor, NewAuditEvent};
     use crate::directory::prefixed_id;
     use crate::error::{Error, Result};
+    use crate::ram_user_provisioning::{MembershipChange, enqueue_membership_events};
     use crate::services::Services;
     use crate::store;
     use crate::user::{
@@ -293,6 +294,17 @@ mod service {
                     refs.join(", ")
                 )));
             }
+            for uid in store::group::member_ids(&mut tx, group_id).await? {
+                enqueue_membership_events(
+                    &mut tx,
+                    directory_id,
+                    group_id,
+                    &uid,
+                    MembershipChange::Removed,
+                    now,
+                )
+                .await?;
+            }
             let members = store::group::remove_all_members(&mut tx, group_id, now).await?;
             store::group::delete(&mut tx, directory_id, group_id).await?;
             let mut detail = serde_json::json!({ "group_name": g.name });
@@ -339,6 +351,15 @@ mod service {
                 .ok_or(Error::NotFound("user"))?;
             refuse_if_read_only(&mut tx, source, &g).await?;
             if store::group::add_member(&mut tx, group_id, user_id, now).await? {
+                enqueue_membership_events(
+                    &mut tx,
+                    directory_id,
+                    group_id,
+                    user_id,
+                    MembershipChange::Added,
+                    now,
+                )
+                .await?;
                 let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "add_member")
                     .target("group", group_id)
                     .detail(serde_json::json!({ "user_id": user_id }));
@@ -378,6 +399,15 @@ mod service {
             if !store::group::remove_member(&mut tx, group_id, user_id, now).await? {
                 return Err(Error::NotFound("group member"));
             }
+            enqueue_membership_events(
+                &mut tx,
+                directory_id,
+                group_id,
+                user_id,
+                MembershipChange::Removed,
+                now,
+            )
+            .await?;
             let ev = NewAuditEvent::new(Some(directory_id), actor, "group", "remove_member")
                 .target("group", group_id)
                 .detail(serde_json::json!({ "user_id": user_id }));

@@ -397,7 +397,8 @@ mod service {
         /// or `None` when it is unknown, disabled or expired, or when the directory's SCIM
         /// synchronization is off. The lookup is by SHA-256 of the secret (the secret itself is
         /// never compared or stored) and the stored hash is compared again in constant time.
-        /// Records the use at most once a minute per credential.
+        /// Records the use at most once a minute per credential, best effort (a failed write is
+        /// logged and does not fail the authentication).
         pub async fn authenticate_scim(&self, secret: &str) -> Result<Option<ScimPrincipal>> {
             let secret = secret.trim();
             if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
@@ -430,15 +431,37 @@ mod service {
                 );
                 return Ok(None);
             }
+            let principal = ScimPrincipal {
+                directory_id: c.directory_id.clone(),
+                credential_id: c.credential_id.clone(),
+            };
             if c.last_used_at
                 .is_none_or(|t| t <= now - LAST_USED_GRANULARITY_SECS)
             {
-                store::scim_credential::touch(&mut conn, &c.credential_id, now).await?;
+                drop(conn);
+                self.record_scim_use(&principal.credential_id, now).await;
             }
-            Ok(Some(ScimPrincipal {
-                directory_id: c.directory_id.clone(),
-                credential_id: c.credential_id.clone(),
-            }))
+            Ok(Some(principal))
+        }
+
+        /// Records a credential's last use, best effort: its own short write transaction, and a
+        /// failure (a busy SQLite writer past the busy timeout, a lost connection) is logged at
+        /// warn and ignored, so bookkeeping never turns a valid authentication into an error.
+        async fn record_scim_use(&self, credential_id: &str, now: i64) {
+            let written: Result<()> = async {
+                let mut tx = self.store.begin_write().await?;
+                store::scim_credential::touch(&mut tx, credential_id, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = written {
+                tracing::warn!(
+                    credential_id,
+                    error = %e,
+                    "could not record the SCIM credential's last use (authentication proceeds)"
+                );
+            }
         }
     }
 }

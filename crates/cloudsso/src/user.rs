@@ -300,6 +300,7 @@ mod service {
     use crate::directory::prefixed_id;
     use crate::error::{Error, Result};
     use crate::password_logon::{Password, PolicyViolation};
+    use crate::ram_user_provisioning::{MembershipChange, enqueue_membership_events};
     use crate::services::Services;
     use crate::store;
 
@@ -586,6 +587,17 @@ mod service {
                 )));
             }
             // SCIM: the memberships go with the user (Admin: there are none, checked above).
+            for group_id in store::group::group_ids_of_user(&mut tx, user_id).await? {
+                enqueue_membership_events(
+                    &mut tx,
+                    directory_id,
+                    &group_id,
+                    user_id,
+                    MembershipChange::Removed,
+                    now,
+                )
+                .await?;
+            }
             let removed_from = store::group::remove_user_from_all(&mut tx, user_id, now).await?;
             store::user::delete(&mut tx, directory_id, user_id).await?;
             let mut detail = serde_json::json!({ "user_name": u.user_name });

@@ -32,7 +32,9 @@ use crate::cloud::resource::{
 };
 use crate::cloud::system_policy;
 use crate::ram_user_provisioning::{
-    DeletionStrategy, DuplicationStrategy, NewUserProvisioning, UserProvisioning,
+    DeletionStrategy, DuplicationStrategy, NewUserProvisioning, RetryUserProvisioningEvent,
+    UserProvisioning, UserProvisioningEvent, UserProvisioningEventFilter,
+    UserProvisioningEventSource,
 };
 use crate::store::cloud::PrincipalKind;
 
@@ -150,6 +152,18 @@ pub fn routes() -> ApiRoutes {
             &format!("{D}/user-provisionings/{{user_provisioning_id}}"),
             delete_user_provisioning,
         )
+        .get(
+            &format!("{D}/user-provisioning-events"),
+            list_user_provisioning_events,
+        )
+        .get(
+            &format!("{D}/user-provisioning-events/{{event_id}}"),
+            get_user_provisioning_event,
+        )
+        .post(
+            &format!("{D}/user-provisioning-events/{{event_id}}/retry"),
+            retry_user_provisioning_event,
+        )
 }
 
 /// The routes of this area (merged into the main router by [`super::router`]).
@@ -174,7 +188,8 @@ pub fn router() -> Router<AppState> {
         list_assignments, create_assignment, delete_assignment,
         list_tasks, get_task,
         list_user_provisionings, create_user_provisioning, get_user_provisioning,
-        delete_user_provisioning
+        delete_user_provisioning,
+        list_user_provisioning_events, get_user_provisioning_event, retry_user_provisioning_event
     ),
     components(schemas(
         ErrorBody,
@@ -188,7 +203,8 @@ pub fn router() -> Router<AppState> {
         Assignment, AssignmentRequest, PrincipalType,
         Task, TaskType, TaskStatus,
         UserProvisioning, NewUserProvisioning, DuplicationStrategy, DeletionStrategy,
-        CreatedUserProvisioning
+        CreatedUserProvisioning, UserProvisioningEvent, UserProvisioningEventSource,
+        RetryUserProvisioningEvent
     )),
     tags(
         (name = "cloud", description = "The built-in resource directory: accounts, folders, RAM roles, users, policies, SAML providers, system policies."),
@@ -1352,4 +1368,64 @@ async fn delete_user_provisioning(
         .await?;
     kick_tasks(&state);
     Ok((StatusCode::ACCEPTED, ApiJson(task)))
+}
+
+// ---- RAM user provisioning events ----
+
+/// List RAM user provisioning events (`ListUserProvisioningEvents`, newest first): the
+/// `StartProvisioning` / `DeleteProvisioning` tasks of the provisionings and the `AddUserToGroup` /
+/// `RemoveUserFromGroup` events enqueued with every membership change of a provisioned group.
+#[utoipa::path(get, path = "/api/v1/directories/{directory_id}/user-provisioning-events", tag = "access",
+    params(("directory_id" = String, Path, description = "Directory id"), UserProvisioningEventFilter),
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<UserProvisioningEvent>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_user_provisioning_events(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    ApiQuery(q): ApiQuery<UserProvisioningEventFilter>,
+) -> ApiResult<ApiJson<Vec<UserProvisioningEvent>>> {
+    Ok(ApiJson(
+        state
+            .list_user_provisioning_events(&auth.directory.id, &q)
+            .await?,
+    ))
+}
+
+/// Get a RAM user provisioning event: `InProgress`, `Success` (with `outcome`) or `Failed` (with
+/// `failure_reason`).
+#[utoipa::path(get, path = "/api/v1/directories/{directory_id}/user-provisioning-events/{event_id}", tag = "access",
+    params(("directory_id" = String, Path, description = "Directory id"), ("event_id" = String, Path, description = "Event id (`t-…`)")),
+    security(("bearer" = [])),
+    responses((status = 200, body = UserProvisioningEvent), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_user_provisioning_event(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_did, id)): Path<(String, String)>,
+) -> ApiResult<ApiJson<UserProvisioningEvent>> {
+    Ok(ApiJson(
+        state
+            .user_provisioning_event(&auth.directory.id, &id)
+            .await?,
+    ))
+}
+
+/// Retry a failed RAM user provisioning event (`RetryUserProvisioningEvent`): it is queued again
+/// and runs against the current state (409 unless it failed). The body is `{}` or overrides the
+/// duplication strategy for this event (`{"duplication_strategy": "KeepBoth"}`).
+#[utoipa::path(post, path = "/api/v1/directories/{directory_id}/user-provisioning-events/{event_id}/retry", tag = "access",
+    request_body = RetryUserProvisioningEvent,
+    params(("directory_id" = String, Path, description = "Directory id"), ("event_id" = String, Path, description = "Event id (`t-…`)")),
+    security(("bearer" = [])),
+    responses((status = 202, body = UserProvisioningEvent, description = "Queued again"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the event has not failed")))]
+async fn retry_user_provisioning_event(
+    State(state): State<AppState>,
+    auth: AdminAuth,
+    Path((_did, id)): Path<(String, String)>,
+    ApiJson(b): ApiJson<RetryUserProvisioningEvent>,
+) -> ApiResult<(StatusCode, ApiJson<UserProvisioningEvent>)> {
+    let event = state
+        .retry_user_provisioning_event(&auth.actor, &auth.directory, &id, &b)
+        .await?;
+    kick_tasks(&state);
+    Ok((StatusCode::ACCEPTED, ApiJson(event)))
 }

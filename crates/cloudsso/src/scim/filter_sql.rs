@@ -254,6 +254,10 @@ struct Builder {
     res: Resource,
     binds: Vec<Bind>,
     first: usize,
+    /// Cross-resource search: a top-level attribute `res` does not have is unassigned (instead of
+    /// `400 invalidFilter`), and its path is recorded in `absent`.
+    lenient: bool,
+    absent: Vec<String>,
 }
 
 impl Builder {
@@ -283,15 +287,25 @@ impl Builder {
             )),
             Filter::Not(a) => Ok(format!("(NOT {})", self.filter(a, ctx)?)),
             Filter::Present(path) => match self.target(path, ctx)? {
-                Target::Field(field) => Ok(format!("({})", field.present)),
-                Target::Related(rel, sub) => {
+                None => Ok("(1=0)".to_owned()),
+                Some(Target::Field(field)) => Ok(format!("({})", field.present)),
+                Some(Target::Related(rel, sub)) => {
                     let field = rel_field(rel, sub.as_deref(), path)?;
                     Ok(format!("{} AND {})", rel.exists_prefix(), field.present))
                 }
             },
             Filter::Compare { path, op, value } => match self.target(path, ctx)? {
-                Target::Field(field) => self.compare(&field, *op, value, path),
-                Target::Related(rel, sub) => {
+                // Unassigned: like any attribute without a value, only `ne` (other than
+                // `ne null`) and `eq null` match.
+                None => Ok(match (op, value) {
+                    (CompareOp::Eq, CompValue::Null) => "(1=1)",
+                    (CompareOp::Ne, CompValue::Null) => "(1=0)",
+                    (CompareOp::Ne, _) => "(1=1)",
+                    _ => "(1=0)",
+                }
+                .to_owned()),
+                Some(Target::Field(field)) => self.compare(&field, *op, value, path),
+                Some(Target::Related(rel, sub)) => {
                     let field = rel_field(rel, sub.as_deref(), path)?;
                     if *op == CompareOp::Ne {
                         let eq = self.compare(&field, CompareOp::Eq, value, path)?;
@@ -312,7 +326,10 @@ impl Builder {
                 if attr.sub.is_some() {
                     return Err(unsupported(&attr.to_string()));
                 }
-                match resolve(self.res, attr)? {
+                let Some(resolved) = self.resolve_top(attr)? else {
+                    return Ok("(1=0)".to_owned());
+                };
+                match resolved {
                     Target::Related(rel, None) => {
                         let inner = self.filter(filter, Ctx::Related(rel))?;
                         Ok(format!("{} AND {})", rel.exists_prefix(), inner))
@@ -332,16 +349,28 @@ impl Builder {
         }
     }
 
-    /// Resolves a path in its context.
-    fn target(&self, path: &AttrPath, ctx: Ctx) -> Result<Target, ScimError> {
+    /// Resolves a top-level path; `None` = the resource type does not have it (lenient mode only).
+    fn resolve_top(&mut self, path: &AttrPath) -> Result<Option<Target>, ScimError> {
+        match resolve(self.res, path) {
+            Ok(t) => Ok(Some(t)),
+            Err(_) if self.lenient => {
+                self.absent.push(path.to_string());
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Resolves a path in its context (`None`: see [`Builder::resolve_top`]).
+    fn target(&mut self, path: &AttrPath, ctx: Ctx) -> Result<Option<Target>, ScimError> {
         match ctx {
-            Ctx::Top => resolve(self.res, path),
+            Ctx::Top => self.resolve_top(path),
             Ctx::Related(rel) => {
                 if path.uri.is_some() || path.sub.is_some() {
                     return Err(unsupported(&path.to_string()));
                 }
                 rel.field(&path.name.to_ascii_lowercase())
-                    .map(Target::Field)
+                    .map(|f| Some(Target::Field(f)))
                     .ok_or_else(|| unsupported(&path.to_string()))
             }
             Ctx::Emails => {
@@ -349,7 +378,7 @@ impl Builder {
                     return Err(unsupported(&path.to_string()));
                 }
                 email_field(&path.name.to_ascii_lowercase())
-                    .map(Target::Field)
+                    .map(|f| Some(Target::Field(f)))
                     .ok_or_else(|| unsupported(&path.to_string()))
             }
         }
@@ -532,12 +561,71 @@ pub fn translate(
         res,
         binds: Vec::new(),
         first: first_param,
+        lenient: false,
+        absent: Vec::new(),
     };
     let sql = b.filter(filter, Ctx::Top)?;
     Ok(SqlWhere {
         sql,
         binds: b.binds,
     })
+}
+
+/// [`translate`] for a search across resource types (RFC 7644 §3.4.2.2: "for filtered attributes
+/// that are not part of a particular resource type, the service provider SHALL treat the attribute
+/// as if there is no attribute value"): a top-level attribute `res` does not have is unassigned
+/// rather than an error. Also returns those attributes' paths (the caller refuses a filter naming
+/// an attribute that no resource type has). Everything else (a wrong value type, an unknown
+/// sub-attribute of an attribute `res` has, nesting) is still `400 invalidFilter`.
+pub fn translate_lenient(
+    filter: Option<&Filter>,
+    res: Resource,
+    backend: Backend,
+    first_param: usize,
+) -> Result<(SqlWhere, Vec<String>), ScimError> {
+    let Some(filter) = filter else {
+        return Ok((translate(None, res, backend, first_param)?, Vec::new()));
+    };
+    let mut b = Builder {
+        backend,
+        res,
+        binds: Vec::new(),
+        first: first_param,
+        lenient: true,
+        absent: Vec::new(),
+    };
+    let sql = b.filter(filter, Ctx::Top)?;
+    Ok((
+        SqlWhere {
+            sql,
+            binds: b.binds,
+        },
+        b.absent,
+    ))
+}
+
+/// What `sortBy` sorts on for one resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    /// SQL condition: the resource has a value.
+    pub present: &'static str,
+    /// SQL expression of the value.
+    pub expr: &'static str,
+    /// Text (byte order: `COLLATE "C"` on PostgreSQL) rather than a number.
+    pub text: bool,
+}
+
+/// The sort key of `path` on `res`, `None` if `res` cannot be sorted on it (no such attribute, or
+/// a complex or multi-valued one).
+pub fn sort_key(path: &AttrPath, res: Resource) -> Option<SortKey> {
+    match resolve(res, path).ok()? {
+        Target::Field(f) if f.kind != Kind::Complex => Some(SortKey {
+            present: f.present,
+            expr: f.expr,
+            text: matches!(f.kind, Kind::Text { .. }),
+        }),
+        _ => None,
+    }
 }
 
 /// The `ORDER BY` clause for `sortBy`/`sortOrder` (absent values last, then by id). An attribute

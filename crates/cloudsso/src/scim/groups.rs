@@ -31,6 +31,7 @@ use super::{
 };
 use crate::audit::NewAuditEvent;
 use crate::directory::prefixed_id;
+use crate::ram_user_provisioning::{MembershipChange, enqueue_membership_events};
 use crate::store::{self, Conn, scim as sql};
 use crate::user::ProvisionType;
 
@@ -100,6 +101,16 @@ async fn sync_members(
             .map_err(scim_error)?
         {
             changed = true;
+            enqueue_membership_events(
+                conn,
+                ctx.directory_id(),
+                group_id,
+                uid,
+                MembershipChange::Added,
+                now,
+            )
+            .await
+            .map_err(scim_error)?;
             let ev = audit(
                 ctx,
                 "add_member",
@@ -112,11 +123,21 @@ async fn sync_members(
         }
     }
     for m in current.iter().filter(|m| !want.contains(m.id.as_str())) {
-        if sql::remove_member(conn, group_id, &m.id)
+        if sql::remove_member(conn, group_id, &m.id, now)
             .await
             .map_err(scim_error)?
         {
             changed = true;
+            enqueue_membership_events(
+                conn,
+                ctx.directory_id(),
+                group_id,
+                &m.id,
+                MembershipChange::Removed,
+                now,
+            )
+            .await
+            .map_err(scim_error)?;
             let ev = audit(
                 ctx,
                 "remove_member",
@@ -274,6 +295,12 @@ async fn modify(
     row.updated_at = now;
     sync_members(&mut tx, ctx, id, &members, &f.members, now).await?;
     row.version = sql::update_group(&mut tx, &row).await.map_err(scim_error)?;
+    if row.name != existing.name {
+        // The members' `groups[].display` shows the name.
+        store::group::touch_members(&mut tx, id, now)
+            .await
+            .map_err(scim_error)?;
+    }
     let mut detail = json!({ "group_name": row.name, "via": "scim" });
     if existing.provision_type != ProvisionType::Synchronized {
         detail["adopted"] = json!(true);
@@ -329,10 +356,20 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
             ),
         ));
     }
-    let removed = sql::remove_all_members(&mut tx, id)
+    let removed = sql::remove_all_members(&mut tx, id, now)
         .await
         .map_err(scim_error)?;
     for uid in &removed {
+        enqueue_membership_events(
+            &mut tx,
+            ctx.directory_id(),
+            id,
+            uid,
+            MembershipChange::Removed,
+            now,
+        )
+        .await
+        .map_err(scim_error)?;
         let ev = audit(
             ctx,
             "remove_member",
@@ -445,15 +482,17 @@ pub async fn http_create(
     Ok(project_outcome(o, &q, &ResourceSchema::group()))
 }
 
-/// Handler: GET /Groups/{id}.
+/// Handler: GET /Groups/{id} (`If-None-Match` matching the ETag → 304).
 pub async fn http_get(
     st: St,
     auth: ScimAuth,
     id: IdPath,
     query: Query,
+    headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
     let o = get(&ctx(&st, &auth), &id.0, wants(&q, "members")).await?;
+    let o = super::not_modified_if(&headers, o);
     Ok(project_outcome(o, &q, &ResourceSchema::group()))
 }
 

@@ -1,7 +1,8 @@
 //! The SCIM 2.0 server of Cloud SSO (RFC 7643/7644, issue 4) at `{public_base_url}/scim/v2`.
 //!
 //! The bearer credential selects the directory ([`auth`]). Routes: `/Users`, `/Groups` (POST, GET
-//! list, `/.search`, GET/PUT/PATCH/DELETE by id), `/Bulk`, `/ServiceProviderConfig`, `/Schemas`,
+//! list, `/.search`, GET/PUT/PATCH/DELETE by id; GET honours `If-None-Match` with 304), `/.search`
+//! at the root over both types ([`search`]), `/Bulk`, `/ServiceProviderConfig`, `/Schemas`,
 //! `/ResourceTypes`. Every request is one database transaction (Bulk: one per operation); errors are
 //! RFC 7644 §3.12 bodies; responses are `application/scim+json`.
 //!
@@ -11,6 +12,10 @@
 //!   unchanged).
 //! * Objects created over SCIM are `Synchronized`; a SCIM write to an existing `Manual` object adopts
 //!   it (it becomes `Synchronized`).
+//! * `meta.version` (the ETag) changes whenever the SCIM representation does: a user's when it joins
+//!   or leaves a group (from any source: SCIM, Bulk, the console and API, a group deletion) or a
+//!   group of it is renamed (its read-only `groups`), a group's when its members change or a member
+//!   changes its display name or user name (`members[].display`).
 //! * DELETE removes the user's (or group's) memberships and sessions with it, but is refused with
 //!   `409` while access assignments or RAM user provisionings reference the principal, as everywhere
 //!   in Cloud SSO (products.md §2.2: remove access assignments first).
@@ -21,6 +26,7 @@ pub mod discovery;
 pub mod filter_sql;
 pub mod groups;
 pub mod mapping;
+pub mod search;
 pub mod users;
 
 use ::scim::list::ListQuery;
@@ -242,6 +248,40 @@ pub fn etag_matches(if_match: &str, version: i64) -> bool {
     })
 }
 
+/// Whether an `If-None-Match` value matches the entity tag `etag` (weak comparison, RFC 7232
+/// §3.2: `*`, or any listed tag whose opaque part equals `etag`'s, `W/` or not).
+pub fn none_match_hits(if_none_match: &str, etag: &str) -> bool {
+    let opaque = |t: &str| t.trim().strip_prefix("W/").unwrap_or(t.trim()).to_owned();
+    let want = opaque(etag);
+    if_none_match
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || opaque(t) == want)
+}
+
+/// A GET of a single resource under `If-None-Match`: `304 Not Modified` (no body, with the ETag
+/// and Location) when the header matches the resource's current ETag, else the outcome unchanged.
+pub fn not_modified_if(headers: &HeaderMap, o: Outcome) -> Outcome {
+    let hit = match (
+        headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok()),
+        o.etag.as_deref(),
+    ) {
+        (Some(inm), Some(etag)) => none_match_hits(inm, etag),
+        _ => false,
+    };
+    if hit && o.status == StatusCode::OK {
+        Outcome {
+            status: StatusCode::NOT_MODIFIED,
+            body: None,
+            ..o
+        }
+    } else {
+        o
+    }
+}
+
 /// `412` unless `if_match` (when given) matches `version`.
 pub fn check_if_match(if_match: Option<&str>, version: i64) -> Result<(), ScimError> {
     match if_match {
@@ -288,7 +328,7 @@ pub fn router() -> Router<AppState> {
                 .patch(groups::http_patch)
                 .delete(groups::http_delete),
         )
-        .route("/.search", post(root_search))
+        .route("/.search", post(search::http_search))
         .route("/Bulk", post(bulk::http_bulk))
         .route(
             "/ServiceProviderConfig",
@@ -300,13 +340,6 @@ pub fn router() -> Router<AppState> {
         .route("/ResourceTypes/{name}", get(discovery::http_resource_type))
         .fallback(not_found);
     Router::new().nest(mapping::BASE_PATH, inner)
-}
-
-/// `POST /.search` across resource types is not supported (RFC 7644 §3.4.3 allows 501).
-async fn root_search(_auth: ScimAuth) -> ScimErr {
-    ScimErr(ScimError::not_implemented(
-        "searching several resource types at once is not supported; use /Users/.search or /Groups/.search",
-    ))
 }
 
 async fn not_found(_auth: ScimAuth) -> ScimErr {

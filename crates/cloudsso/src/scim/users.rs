@@ -26,6 +26,7 @@ use super::{
 };
 use crate::audit::NewAuditEvent;
 use crate::directory::prefixed_id;
+use crate::ram_user_provisioning::{MembershipChange, enqueue_membership_events};
 use crate::store::{self, scim as sql};
 use crate::user::{ProvisionType, UserStatus};
 
@@ -177,6 +178,12 @@ async fn modify(
     row.provision_type = ProvisionType::Synchronized;
     row.updated_at = now;
     row.version = sql::update_user(&mut tx, &row).await.map_err(scim_error)?;
+    if row.display_name != existing.display_name || row.user_name != existing.user_name {
+        // The groups' `members[].display` shows the display name (else the user name).
+        store::user::touch_groups_of(&mut tx, &row.id, now)
+            .await
+            .map_err(scim_error)?;
+    }
     if existing.status == UserStatus::Enabled && row.status == UserStatus::Disabled {
         store::session::delete_for_user(&mut tx, &row.id)
             .await
@@ -239,6 +246,19 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
     let left = sql::remove_user_from_groups(&mut tx, id)
         .await
         .map_err(scim_error)?;
+    // The user row still exists here (the events record its name).
+    for group_id in &left {
+        enqueue_membership_events(
+            &mut tx,
+            ctx.directory_id(),
+            group_id,
+            id,
+            MembershipChange::Removed,
+            now,
+        )
+        .await
+        .map_err(scim_error)?;
+    }
     sql::touch_groups(&mut tx, &left, now)
         .await
         .map_err(scim_error)?;
@@ -346,15 +366,17 @@ pub async fn http_create(
     Ok(project_outcome(o, &q, &ResourceSchema::user()))
 }
 
-/// Handler: GET /Users/{id}.
+/// Handler: GET /Users/{id} (`If-None-Match` matching the ETag → 304).
 pub async fn http_get(
     st: St,
     auth: ScimAuth,
     id: IdPath,
     query: Query,
+    headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
     let o = get(&ctx(&st, &auth), &id.0).await?;
+    let o = super::not_modified_if(&headers, o);
     Ok(project_outcome(o, &q, &ResourceSchema::user()))
 }
 

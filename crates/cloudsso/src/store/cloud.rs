@@ -850,3 +850,143 @@ pub async fn delete_expired(conn: &mut Conn, now: i64) -> Result<u64> {
     }
     Ok(n)
 }
+
+// ---- RAM user provisioning events (rows of `tasks` with a payload) ----
+
+/// A RAM user provisioning task as stored: the task, its JSON payload and how often it ran.
+#[derive(Debug, Clone)]
+pub struct EventTaskRow {
+    /// The task.
+    pub task: crate::assignment::Task,
+    /// The JSON payload (`{}` for tasks without one).
+    pub payload: String,
+    /// How many times a worker took it.
+    pub attempts: i64,
+}
+
+const EVENT_TASK_COLUMNS: &str = "id, directory_id, task_type, status, access_configuration_id, \
+    account_id, principal_type, principal_id, payload, failure_reason, attempts, created_at, finished_at";
+
+/// The task types that are RAM user provisioning events.
+const EVENT_TASK_TYPES: &str = "'StartUserProvisioning', 'DeleteUserProvisioning', 'AddUserToGroup', \
+    'RemoveUserFromGroup'";
+
+fn event_task_from_row(row: &AnyRow) -> Result<EventTaskRow> {
+    use crate::assignment::{PrincipalType, Task, TaskStatus, TaskType};
+    let t: String = row.try_get("task_type")?;
+    let s: String = row.try_get("status")?;
+    let p: Option<String> = row.try_get("principal_type")?;
+    let corrupt = |c: &str, v: &str| Error::Corrupt(format!("{c} {v:?}"));
+    Ok(EventTaskRow {
+        task: Task {
+            id: row.try_get("id")?,
+            directory_id: row.try_get("directory_id")?,
+            task_type: TaskType::parse(&t).ok_or_else(|| corrupt("task_type", &t))?,
+            status: TaskStatus::parse(&s).ok_or_else(|| corrupt("status", &s))?,
+            access_configuration_id: row.try_get("access_configuration_id")?,
+            account_id: row.try_get("account_id")?,
+            principal_type: p
+                .map(|p| PrincipalType::parse(&p).ok_or_else(|| corrupt("principal_type", &p)))
+                .transpose()?,
+            principal_id: row.try_get("principal_id")?,
+            failure_reason: row.try_get("failure_reason")?,
+            created_at: row.try_get("created_at")?,
+            finished_at: row.try_get("finished_at")?,
+        },
+        payload: row.try_get("payload")?,
+        attempts: row.try_get("attempts")?,
+    })
+}
+
+/// Inserts a task (status InProgress) with a JSON payload, in the caller's transaction.
+pub async fn insert_event_task(
+    conn: &mut Conn,
+    t: &crate::assignment::Task,
+    payload: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO tasks (id, directory_id, task_type, status, access_configuration_id, account_id, \
+         principal_type, principal_id, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&t.id)
+    .bind(&t.directory_id)
+    .bind(t.task_type.as_str())
+    .bind(t.status.as_str())
+    .bind(&t.access_configuration_id)
+    .bind(&t.account_id)
+    .bind(t.principal_type.map(crate::assignment::PrincipalType::as_str))
+    .bind(&t.principal_id)
+    .bind(payload)
+    .bind(t.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces the payload of a task (the event records what it did).
+pub async fn set_task_payload(conn: &mut Conn, id: &str, payload: &str) -> Result<()> {
+    sqlx::query("UPDATE tasks SET payload = $1 WHERE id = $2")
+        .bind(payload)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The payload of a task (any directory: the worker does not know it).
+pub async fn task_payload(conn: &mut Conn, id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT payload FROM tasks WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok(r.try_get("payload")?)).transpose()
+}
+
+/// The RAM user provisioning events of a directory, newest first (at most `limit`).
+pub async fn list_event_tasks(
+    conn: &mut Conn,
+    directory_id: &str,
+    limit: i64,
+) -> Result<Vec<EventTaskRow>> {
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_TASK_COLUMNS} FROM tasks WHERE directory_id = $1 AND task_type IN ({EVENT_TASK_TYPES}) \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    )))
+    .bind(directory_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(event_task_from_row).collect()
+}
+
+/// The RAM user provisioning event `id` of a directory.
+pub async fn get_event_task(
+    conn: &mut Conn,
+    directory_id: &str,
+    id: &str,
+) -> Result<Option<EventTaskRow>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {EVENT_TASK_COLUMNS} FROM tasks WHERE directory_id = $1 AND id = $2 \
+         AND task_type IN ({EVENT_TASK_TYPES})"
+    )))
+    .bind(directory_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(event_task_from_row).transpose()
+}
+
+/// Puts a failed task back in the queue (InProgress, no lease, no reason); false unless it was
+/// a failed task of this directory.
+pub async fn requeue_failed_task(conn: &mut Conn, directory_id: &str, id: &str) -> Result<bool> {
+    let r = sqlx::query(
+        "UPDATE tasks SET status = 'InProgress', failure_reason = NULL, finished_at = NULL, \
+         lease_until = NULL WHERE directory_id = $1 AND id = $2 AND status = 'Failed'",
+    )
+    .bind(directory_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() > 0)
+}

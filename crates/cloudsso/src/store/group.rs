@@ -110,6 +110,13 @@ pub async fn update_checked(
     g: &Group,
     if_version: Option<i64>,
 ) -> Result<Option<i64>> {
+    // A user's SCIM `groups[].display` shows the group name: a rename bumps the members.
+    let old_name: Option<String> =
+        sqlx::query_scalar("SELECT name FROM groups WHERE id = $1 AND directory_id = $2")
+            .bind(&g.id)
+            .bind(&g.directory_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let row = sqlx::query(
         "UPDATE groups SET name = $1, name_key = $2, description = $3, updated_at = $4, external_id = $5, \
          version = version + 1 \
@@ -126,7 +133,26 @@ pub async fn update_checked(
     .fetch_optional(&mut *conn)
     .await
     .map_err(unique_as("group", "name"))?;
-    Ok(row.map(|r| r.try_get::<i64, _>("version")).transpose()?)
+    let version = row.map(|r| r.try_get::<i64, _>("version")).transpose()?;
+    if version.is_some() && old_name.is_some_and(|n| n != g.name) {
+        touch_members(conn, &g.id, g.updated_at).await?;
+    }
+    Ok(version)
+}
+
+/// Bumps the `version` and `updated_at` of every member of a group: a user's SCIM `groups`
+/// attribute (read-only) lists its groups, so a membership change or a group rename changes the
+/// user's representation and its ETag.
+pub async fn touch_members(conn: &mut Conn, group_id: &str, now: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE users SET updated_at = $1, version = version + 1 \
+         WHERE id IN (SELECT user_id FROM group_members WHERE group_id = $2)",
+    )
+    .bind(now)
+    .bind(group_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Sets how the group came to be (e.g. a SCIM client adopting a manual group); bumps `version`.
@@ -168,7 +194,8 @@ pub async fn delete(conn: &mut Conn, directory_id: &str, id: &str) -> Result<boo
 }
 
 /// Adds a member (no-op if already one); returns whether it was added. An addition bumps the
-/// group's `version` and `updated_at` (members are part of the SCIM Group).
+/// `version` and `updated_at` of the group and of the user (members are part of the SCIM Group,
+/// groups part of the SCIM User).
 pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO group_members (group_id, user_id, created_at) VALUES ($1, $2, $3) \
@@ -182,12 +209,13 @@ pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64
     let added = r.rows_affected() > 0;
     if added {
         touch(conn, group_id, now).await?;
+        super::user::touch(conn, user_id, now).await?;
     }
     Ok(added)
 }
 
-/// Removes a member; returns whether it was one. A removal bumps the group's `version` and
-/// `updated_at`.
+/// Removes a member; returns whether it was one. A removal bumps the `version` and `updated_at`
+/// of the group and of the user.
 pub async fn remove_member(
     conn: &mut Conn,
     group_id: &str,
@@ -202,12 +230,15 @@ pub async fn remove_member(
     let removed = r.rows_affected() > 0;
     if removed {
         touch(conn, group_id, now).await?;
+        super::user::touch(conn, user_id, now).await?;
     }
     Ok(removed)
 }
 
-/// Removes every member of a group (bumping it once if it had any); returns how many.
+/// Removes every member of a group (bumping it once if it had any, and each former member);
+/// returns how many.
 pub async fn remove_all_members(conn: &mut Conn, group_id: &str, now: i64) -> Result<u64> {
+    touch_members(conn, group_id, now).await?;
     let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1")
         .bind(group_id)
         .execute(&mut *conn)

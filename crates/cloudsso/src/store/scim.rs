@@ -510,7 +510,8 @@ pub async fn existing_user_ids(
     Ok(out)
 }
 
-/// Adds a member (no-op if already one); returns whether it was added.
+/// Adds a member (no-op if already one); returns whether it was added. An addition bumps the
+/// user's `version` and `updated_at` (its read-only `groups` changed); the caller bumps the group.
 pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64) -> Result<bool> {
     let r = sqlx::query(
         "INSERT INTO group_members (group_id, user_id, created_at) VALUES ($1, $2, $3) \
@@ -521,17 +522,31 @@ pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    Ok(r.rows_affected() > 0)
+    let added = r.rows_affected() > 0;
+    if added {
+        super::user::touch(conn, user_id, now).await?;
+    }
+    Ok(added)
 }
 
-/// Removes a member; returns whether it was one.
-pub async fn remove_member(conn: &mut Conn, group_id: &str, user_id: &str) -> Result<bool> {
+/// Removes a member; returns whether it was one. A removal bumps the user's `version` and
+/// `updated_at`; the caller bumps the group.
+pub async fn remove_member(
+    conn: &mut Conn,
+    group_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<bool> {
     let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
         .bind(group_id)
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
-    Ok(r.rows_affected() > 0)
+    let removed = r.rows_affected() > 0;
+    if removed {
+        super::user::touch(conn, user_id, now).await?;
+    }
+    Ok(removed)
 }
 
 /// Removes a user from every group; returns the group ids.
@@ -552,8 +567,10 @@ pub async fn remove_user_from_groups(conn: &mut Conn, user_id: &str) -> Result<V
     Ok(ids)
 }
 
-/// Removes every member of a group; returns the user ids.
-pub async fn remove_all_members(conn: &mut Conn, group_id: &str) -> Result<Vec<String>> {
+/// Removes every member of a group (bumping each former member's `version` and `updated_at`);
+/// returns the user ids.
+pub async fn remove_all_members(conn: &mut Conn, group_id: &str, now: i64) -> Result<Vec<String>> {
+    super::group::touch_members(conn, group_id, now).await?;
     let rows =
         sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1 ORDER BY user_id")
             .bind(group_id)
@@ -568,4 +585,106 @@ pub async fn remove_all_members(conn: &mut Conn, group_id: &str) -> Result<Vec<S
         .execute(&mut *conn)
         .await?;
     Ok(ids)
+}
+
+/// One side of a search across resource types: its filter and its sort columns.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchSide<'a> {
+    /// The filter (placeholders numbered after `$1`, the directory, and after the other side's).
+    pub filter: &'a SqlWhere,
+    /// SQL: 0 when the resource has a value for `sortBy`, else 1 (`"0"` when unsorted).
+    pub sort_absent: &'a str,
+    /// SQL: the `sortBy` value (`"NULL"` when unsorted or the type has no such attribute).
+    pub sort_value: &'a str,
+}
+
+/// A page of the users and groups of a directory matching their filters, ordered by
+/// `order_by` over the columns `t.r` (0 = user, 1 = group), `t.p` (sort_absent), `t.k`
+/// (sort_value), `t.c` (created_at) and `t.id`. Returns `(is_user, id)` in order.
+pub async fn search_users_and_groups(
+    conn: &mut Conn,
+    directory_id: &str,
+    users: SearchSide<'_>,
+    groups: SearchSide<'_>,
+    order_by: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<(bool, String)>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT t.r, t.id FROM (\
+         SELECT CAST(0 AS BIGINT) AS r, users.id AS id, {} AS p, {} AS k, users.created_at AS c FROM users \
+         WHERE users.directory_id = $1 AND ({}) \
+         UNION ALL \
+         SELECT CAST(1 AS BIGINT) AS r, groups.id AS id, {} AS p, {} AS k, groups.created_at AS c FROM groups \
+         WHERE groups.directory_id = $1 AND ({})\
+         ) t ORDER BY {order_by} LIMIT {} OFFSET {}",
+        users.sort_absent,
+        users.sort_value,
+        users.filter.sql,
+        groups.sort_absent,
+        groups.sort_value,
+        groups.filter.sql,
+        limit.min(10_000),
+        offset
+    );
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+    let q = bind_all(q, &users.filter.binds);
+    let rows = bind_all(q, &groups.filter.binds)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let r: i64 = row.try_get("r")?;
+            Ok((r == 0, row.try_get("id")?))
+        })
+        .collect()
+}
+
+/// The users of a directory with these ids (any order).
+pub async fn users_by_ids(
+    conn: &mut Conn,
+    directory_id: &str,
+    ids: &[String],
+) -> Result<Vec<ScimUserRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE users.directory_id = $1 AND users.id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.push(user_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The groups of a directory with these ids (any order).
+pub async fn groups_by_ids(
+    conn: &mut Conn,
+    directory_id: &str,
+    ids: &[String],
+) -> Result<Vec<ScimGroupRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {GROUP_COLUMNS} FROM groups WHERE groups.directory_id = $1 AND groups.id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            out.push(group_from_row(&row)?);
+        }
+    }
+    Ok(out)
 }

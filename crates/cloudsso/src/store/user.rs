@@ -167,6 +167,13 @@ pub async fn update_checked(
     u: &User,
     if_version: Option<i64>,
 ) -> Result<Option<i64>> {
+    // A group's SCIM `members[].display` shows the display name: a change bumps its groups.
+    let old_display: Option<String> =
+        sqlx::query_scalar("SELECT display_name FROM users WHERE id = $1 AND directory_id = $2")
+            .bind(&u.id)
+            .bind(&u.directory_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     let row = sqlx::query(
         "UPDATE users SET display_name = $1, email = $2, email_key = $3, first_name = $4, last_name = $5, \
          description = $6, status = $7, mfa_required = $8, updated_at = $9, external_id = $10, \
@@ -189,7 +196,25 @@ pub async fn update_checked(
     .fetch_optional(&mut *conn)
     .await
     .map_err(unique_as("user", "email"))?;
-    Ok(row.map(|r| r.try_get::<i64, _>("version")).transpose()?)
+    let version = row.map(|r| r.try_get::<i64, _>("version")).transpose()?;
+    if version.is_some() && old_display.is_some_and(|d| d != u.display_name) {
+        touch_groups_of(conn, &u.id, u.updated_at).await?;
+    }
+    Ok(version)
+}
+
+/// Bumps the `version` and `updated_at` of every group the user belongs to (their SCIM
+/// `members[].display` shows the user).
+pub async fn touch_groups_of(conn: &mut Conn, user_id: &str, now: i64) -> Result<u64> {
+    let r = sqlx::query(
+        "UPDATE groups SET updated_at = $1, version = version + 1 \
+         WHERE id IN (SELECT group_id FROM group_members WHERE user_id = $2)",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
 }
 
 /// Sets how the user came to be (e.g. a SCIM client adopting a manual user); bumps `version`.

@@ -29,3 +29,6 @@ mod scim_tester;
 // SCIM synchronization settings, credentials and the read-only rule (issue 4).
 mod scim_admin;
 mod scim_server;
+
+// RAM user provisioning follows group membership (events, retry).
+mod ram_user_events;

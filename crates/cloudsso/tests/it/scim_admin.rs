@@ -611,10 +611,12 @@ both_backends!(every_change_bumps_the_version, |env| {
         None
     );
     assert_eq!(
-        cloudsso::store::user::update_checked(&mut tx, &cur, Some(3))
+        // 5: created (1), two profile changes, then added to and removed from a group (its
+        // SCIM `groups` attribute changed twice).
+        cloudsso::store::user::update_checked(&mut tx, &cur, Some(5))
             .await
             .unwrap(),
-        Some(4)
+        Some(6)
     );
     let mut grp = cloudsso::store::group::get(&mut tx, &d.id, &g.id)
         .await
@@ -1199,3 +1201,75 @@ both_servers!(console_user_settings, |srv| {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
 });
+
+// A failing last-used write (simulated by a trigger that aborts every UPDATE of the credential,
+// as a busy SQLite writer past its busy timeout would) never fails authentication: the use simply
+// goes unrecorded, and is recorded again once writes succeed.
+both_backends!(
+    last_used_write_failure_does_not_fail_authentication,
+    |env| {
+        let s = &env.services;
+        let a = env.actor();
+        let d = env.directory("scim-lastused").await;
+        s.set_scim_synchronization(&a, &d.id, true).await.unwrap();
+        let created = s.create_scim_credential(&a, &d.id).await.unwrap();
+        let id = created.credential.credential_id.clone();
+        let secret = created.credential_secret.clone();
+        let mut conn = env.services.store.read().await.unwrap();
+        match env.backend {
+            crate::support::Backend::Sqlite => {
+                sqlx::raw_sql(
+                    "CREATE TRIGGER fail_touch BEFORE UPDATE ON scim_credentials \
+                 BEGIN SELECT RAISE(ABORT, 'simulated write failure'); END",
+                )
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+            crate::support::Backend::Postgres => {
+                sqlx::raw_sql(
+                    "CREATE FUNCTION fail_touch() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'simulated write failure'; END $$; \
+                 CREATE TRIGGER fail_touch BEFORE UPDATE ON scim_credentials \
+                 FOR EACH ROW EXECUTE FUNCTION fail_touch()",
+                )
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            }
+        }
+        drop(conn);
+        let p = s
+            .authenticate_scim(&secret)
+            .await
+            .expect("a failed last-used write must not fail authentication")
+            .expect("valid credential accepted");
+        assert_eq!(
+            (p.directory_id.as_str(), p.credential_id.as_str()),
+            (d.id.as_str(), id.as_str())
+        );
+        let last = || async {
+            s.get_scim_credential(&d.id, &id)
+                .await
+                .unwrap()
+                .last_used_at
+        };
+        assert_eq!(last().await, None, "the write really failed");
+        // Repeated use too, and wrong secrets are still refused.
+        assert!(s.authenticate_scim(&secret).await.unwrap().is_some());
+        assert!(s.authenticate_scim("ghscim_nope").await.unwrap().is_none());
+        // Writes work again: the use is recorded.
+        let mut conn = env.services.store.read().await.unwrap();
+        let drop_trigger = match env.backend {
+            crate::support::Backend::Sqlite => "DROP TRIGGER fail_touch",
+            crate::support::Backend::Postgres => "DROP TRIGGER fail_touch ON scim_credentials",
+        };
+        sqlx::raw_sql(drop_trigger)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        drop(conn);
+        assert!(s.authenticate_scim(&secret).await.unwrap().is_some());
+        assert_eq!(last().await, Some(T0));
+    }
+);

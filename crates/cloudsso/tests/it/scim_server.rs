@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use cloudsso::audit::Actor;
+use cloudsso::group::{GroupName, NewGroup};
 use cloudsso::scim_credential::ScimCredentialStatus;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -729,9 +730,11 @@ both_servers!(filters_every_operator, |srv| {
             "meta.created gt \"2026-01-01T00:00:30.5Z\"".into(),
             &["Bob_2", "carol.c", "dave", "eve-x"],
         ),
+        // alice was patched at +1 h; Bob_2 and carol.c joined groups then (their `groups`
+        // changed, so their lastModified did).
         (
             "meta.lastModified gt \"2026-01-01T00:30:00Z\"".into(),
-            &["alice"],
+            &["alice", "Bob_2", "carol.c"],
         ),
         (
             "meta.lastModified pr".into(),
@@ -1110,9 +1113,10 @@ both_servers!(discovery_endpoints, |srv| {
     scim.call(Method::GET, "/Nope", None)
         .await
         .expect(404, None);
+    // The root search is implemented (see `root_search_across_types`).
     scim.call(Method::POST, "/.search", Some(json!({"schemas": [SEARCH]})))
         .await
-        .expect(501, None);
+        .expect(200, None);
 });
 
 both_servers!(bad_input_writes_nothing, |srv| {
@@ -1296,7 +1300,8 @@ both_servers!(bad_input_writes_nothing, |srv| {
 
     assert_eq!(scim.counts(&srv).await, before_audit, "nothing written");
     let u = scim.call(Method::GET, &pu, None).await;
-    assert_eq!(u.body["meta"]["version"], "W/\"1\"");
+    // Version 2: created, then added to "keepers" (its `groups` changed); nothing since.
+    assert_eq!(u.body["meta"]["version"], "W/\"2\"");
     assert!(u.body.get("displayName").is_none());
     let _ = before;
 
@@ -1494,4 +1499,386 @@ both_servers!(active_unassigned, |srv| {
         .unwrap();
     assert_eq!(user.status, cloudsso::user::UserStatus::Enabled);
     assert_eq!(scim.user_names("active eq true").await, set(&["noactive"]));
+});
+
+/// `(resourceType, userName or displayName)` of each resource of a root search, in order.
+fn typed(list: &Value) -> Vec<(String, String)> {
+    list["Resources"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| {
+                    let rt = r["meta"]["resourceType"].as_str().unwrap().to_owned();
+                    let name = if rt == "User" {
+                        r["userName"].as_str()
+                    } else {
+                        r["displayName"].as_str()
+                    };
+                    (rt, name.unwrap_or("").to_owned())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl Scim {
+    async fn root_search(&self, req: Value) -> Resp {
+        let mut body = req;
+        body["schemas"] = json!([SEARCH]);
+        self.call(Method::POST, "/.search", Some(body)).await
+    }
+
+    /// The names of a root search with this filter (all of one page).
+    async fn root_names(&self, filter: &str) -> BTreeSet<String> {
+        let r = self
+            .root_search(json!({"filter": filter, "count": 1000}))
+            .await;
+        r.expect(200, None);
+        typed(&r.body).into_iter().map(|(_, n)| n).collect()
+    }
+
+    async fn etag(&self, path: &str) -> String {
+        let r = self.call(Method::GET, path, None).await;
+        r.expect(200, None);
+        let e = r.header("etag").unwrap().to_owned();
+        assert_eq!(r.body["meta"]["version"], e.as_str(), "meta.version = ETag");
+        e
+    }
+}
+
+both_servers!(root_search_across_types, |srv| {
+    let scim = Scim::new(&srv, "scim-root").await;
+    let mk = |u: &str, d: &str| json!({"schemas": [USER], "userName": u, "displayName": d});
+    let alice = id(&scim.create_user(mk("alice", "Anna")).await);
+    scim.create_user(mk("bob", "Bob")).await;
+    scim.create_user(mk("carol", "Al")).await;
+    scim.create_group("admins", &[&alice]).await;
+    scim.create_group("alpha-team", &[]).await;
+
+    // No filter: Users, then Groups; paging crosses the boundary.
+    let all = scim.root_search(json!({})).await;
+    all.expect(200, None);
+    assert_eq!(all.body["totalResults"], 5);
+    let order = typed(&all.body);
+    let kinds: Vec<&str> = order.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["User", "User", "User", "Group", "Group"]);
+    let mut paged = Vec::new();
+    for start in [1, 3, 5] {
+        let p = scim
+            .root_search(json!({"startIndex": start, "count": 2}))
+            .await;
+        p.expect(200, None);
+        assert_eq!(p.body["totalResults"], 5);
+        assert_eq!(p.body["startIndex"], start);
+        paged.extend(typed(&p.body));
+    }
+    assert_eq!(paged, order, "pages concatenate to the whole list");
+    let none = scim.root_search(json!({"count": 0})).await;
+    none.expect(200, None);
+    assert_eq!(none.body["totalResults"], 5);
+    assert!(typed(&none.body).is_empty());
+
+    // Filters: an attribute only one type has is unassigned on the other.
+    assert_eq!(scim.root_names(r#"userName sw "a""#).await, set(&["alice"]));
+    assert_eq!(
+        scim.root_names(r#"displayName sw "a""#).await,
+        set(&["alice", "carol", "admins", "alpha-team"])
+    );
+    assert_eq!(scim.root_names("members pr").await, set(&["admins"]));
+    assert_eq!(
+        scim.root_names(&format!(r#"members.value eq "{alice}""#))
+            .await,
+        set(&["admins"])
+    );
+    assert_eq!(
+        scim.root_names(r#"userName eq "alice" or displayName eq "ADMINS""#)
+            .await,
+        set(&["alice", "admins"])
+    );
+    // `ne` and `not eq` agree: a group has no userName, so it is not "alice".
+    let not_alice = set(&["bob", "carol", "admins", "alpha-team"]);
+    assert_eq!(scim.root_names(r#"userName ne "alice""#).await, not_alice);
+    assert_eq!(
+        scim.root_names(r#"not (userName eq "alice")"#).await,
+        not_alice
+    );
+    assert_eq!(
+        scim.root_names("userName eq null").await,
+        set(&["admins", "alpha-team"])
+    );
+    assert_eq!(
+        scim.root_names(r#"emails[type eq "work"] or members[value pr]"#)
+            .await,
+        set(&["admins"])
+    );
+    // Invalid for both types, or invalid for the type that has the attribute.
+    for bad in [
+        r#"nickName eq "x""#,
+        r#"nosuch eq "x""#,
+        "userName eq 5",
+        r#"members[nosuch eq "x"]"#,
+        r#"meta.lastModified gt "yesterday""#,
+        r#"userName eq "x" and"#,
+    ] {
+        scim.root_search(json!({"filter": bad}))
+            .await
+            .expect(400, Some("invalidFilter"));
+    }
+
+    // sortBy across both types: displayName is on both (byte order of the lower-cased value).
+    let sorted = scim.root_search(json!({"sortBy": "displayName"})).await;
+    sorted.expect(200, None);
+    let names: Vec<String> = typed(&sorted.body).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["admins", "carol", "alpha-team", "alice", "bob"]);
+    let desc = scim
+        .root_search(json!({"sortBy": "displayName", "sortOrder": "descending", "count": 2}))
+        .await;
+    let names: Vec<String> = typed(&desc.body).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["bob", "alice"]);
+    // An attribute of one type: the other type has no value and comes last.
+    let by_user = scim.root_search(json!({"sortBy": "userName"})).await;
+    by_user.expect(200, None);
+    let t = typed(&by_user.body);
+    assert_eq!(
+        t[..3].iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob", "carol"]
+    );
+    assert!(t[3..].iter().all(|(k, _)| k == "Group"));
+    for bad in ["members", "nosuch", "name"] {
+        scim.root_search(json!({"sortBy": bad}))
+            .await
+            .expect(400, Some("invalidValue"));
+    }
+
+    // attributes / excludedAttributes per type.
+    let proj = scim
+        .root_search(json!({"attributes": ["userName"], "filter": "userName eq \"alice\" or displayName eq \"admins\""}))
+        .await;
+    proj.expect(200, None);
+    for r in proj.body["Resources"].as_array().unwrap() {
+        assert!(r["id"].is_string() && r["schemas"].is_array(), "{r}");
+        assert!(r.get("displayName").is_none(), "{r}");
+        assert!(
+            r.get("members").is_none() && r.get("groups").is_none(),
+            "{r}"
+        );
+    }
+    let excl = scim
+        .root_search(json!({"excludedAttributes": ["members", "groups"]}))
+        .await;
+    excl.expect(200, None);
+    for r in excl.body["Resources"].as_array().unwrap() {
+        assert!(
+            r.get("members").is_none() && r.get("groups").is_none(),
+            "{r}"
+        );
+        assert!(r.get("displayName").is_some(), "{r}");
+    }
+    let with_rel = scim
+        .root_search(json!({"filter": format!("id eq \"{alice}\" or members pr")}))
+        .await;
+    with_rel.expect(200, None);
+    let rs = with_rel.body["Resources"].as_array().unwrap();
+    assert_eq!(rs.len(), 2);
+    assert_eq!(rs[0]["groups"][0]["display"], "admins");
+    assert_eq!(rs[1]["members"][0]["value"], alice.as_str());
+
+    // Bad search requests.
+    scim.call(
+        Method::POST,
+        "/.search",
+        Some(json!({"filter": "userName pr"})),
+    )
+    .await
+    .expect(400, Some("invalidSyntax"));
+    scim.root_search(json!({"count": "many"}))
+        .await
+        .expect(400, Some("invalidValue"));
+});
+
+both_servers!(user_version_follows_groups, |srv| {
+    let scim = Scim::new(&srv, "scim-uver").await;
+    let s = &srv.services;
+    let a = Actor::system();
+    let uid = id(&scim.user("member").await);
+    let upath = format!("/Users/{uid}");
+    let gid = id(&scim.create_group("crew", &[]).await);
+    let gpath = format!("/Groups/{gid}");
+
+    // SCIM PATCH add: the user's ETag changes; the old one is refused.
+    let e0 = scim.etag(&upath).await;
+    scim.call(
+        Method::PATCH,
+        &gpath,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]})),
+    )
+    .await
+    .expect(200, None);
+    let e1 = scim.etag(&upath).await;
+    assert_ne!(e0, e1);
+    let u = scim.call(Method::GET, &upath, None).await;
+    assert_eq!(u.body["groups"][0]["value"], gid.as_str());
+    scim.call_with(
+        Method::PUT,
+        &upath,
+        Some(json!({"schemas": [USER], "userName": "member", "displayName": "x"})),
+        &[("if-match", e0.as_str())],
+    )
+    .await
+    .expect(412, None);
+    scim.call_with(
+        Method::PATCH,
+        &upath,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]})),
+        &[("if-match", e0.as_str())],
+    )
+    .await
+    .expect(412, None);
+
+    // A member's new display name changes the group's representation and ETag.
+    let g0 = scim.etag(&gpath).await;
+    scim.call_with(
+        Method::PATCH,
+        &upath,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Crew Member"}]})),
+        &[("if-match", e1.as_str())],
+    )
+    .await
+    .expect(200, None);
+    let g1 = scim.etag(&gpath).await;
+    assert_ne!(g0, g1);
+
+    // Renaming the group changes the member's `groups[].display`, so its ETag.
+    let e2 = scim.etag(&upath).await;
+    scim.call(
+        Method::PATCH,
+        &gpath,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "crew2"}]})),
+    )
+    .await
+    .expect(200, None);
+    let e3 = scim.etag(&upath).await;
+    assert_ne!(e2, e3);
+
+    // PUT of the group without the member (removal).
+    scim.call(
+        Method::PUT,
+        &gpath,
+        Some(json!({"schemas": [GROUP], "displayName": "crew2", "members": []})),
+    )
+    .await
+    .expect(200, None);
+    let e4 = scim.etag(&upath).await;
+    assert_ne!(e3, e4);
+    let u = scim.call(Method::GET, &upath, None).await;
+    assert!(u.body.get("groups").is_none(), "{}", u.body);
+
+    // Bulk.
+    let bulk = json!({"schemas": [BULK], "Operations": [
+        {"method": "PATCH", "path": format!("/Groups/{gid}"), "data": {"schemas": [PATCH_OP],
+            "Operations": [{"op": "add", "path": "members", "value": [{"value": uid}]}]}}
+    ]});
+    let r = scim.call(Method::POST, "/Bulk", Some(bulk)).await;
+    r.expect(200, None);
+    assert_eq!(r.body["Operations"][0]["status"], "200", "{}", r.body);
+    let e5 = scim.etag(&upath).await;
+    assert_ne!(e4, e5);
+
+    // Group deletion (SCIM).
+    scim.call(Method::DELETE, &gpath, None)
+        .await
+        .expect(204, None);
+    let e6 = scim.etag(&upath).await;
+    assert_ne!(e5, e6);
+    scim.call_with(Method::DELETE, &upath, None, &[("if-match", e5.as_str())])
+        .await
+        .expect(412, None);
+
+    // The admin API: add to and remove from a (manual) group.
+    let manual = s
+        .create_group(
+            &a,
+            &scim.directory_id,
+            NewGroup {
+                group_name: GroupName::try_from("manual".to_owned()).unwrap(),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap();
+    s.add_group_member(&a, &scim.directory_id, &manual.id, &uid)
+        .await
+        .unwrap();
+    let e7 = scim.etag(&upath).await;
+    assert_ne!(e6, e7);
+    s.remove_group_member(&a, &scim.directory_id, &manual.id, &uid)
+        .await
+        .unwrap();
+    let e8 = scim.etag(&upath).await;
+    assert_ne!(e7, e8);
+    scim.call_with(Method::DELETE, &upath, None, &[("if-match", e7.as_str())])
+        .await
+        .expect(412, None);
+    scim.call_with(Method::DELETE, &upath, None, &[("if-match", e8.as_str())])
+        .await
+        .expect(204, None);
+});
+
+both_servers!(if_none_match_not_modified, |srv| {
+    let scim = Scim::new(&srv, "scim-inm").await;
+    let uid = id(&scim.user("cached").await);
+    let upath = format!("/Users/{uid}");
+    let gid = id(&scim.create_group("cachedgroup", &[&uid]).await);
+    let gpath = format!("/Groups/{gid}");
+    for path in [&upath, &gpath] {
+        let etag = scim.etag(path).await;
+        let strong = etag.trim_start_matches("W/").to_owned();
+        for inm in [
+            etag.as_str(),
+            strong.as_str(),
+            "*",
+            &format!("W/\"99\", {etag}"),
+        ] {
+            let r = scim
+                .call_with(Method::GET, path, None, &[("if-none-match", inm)])
+                .await;
+            assert_eq!(r.status.as_u16(), 304, "{path} {inm}");
+            assert!(r.body.is_null(), "no body: {}", r.body);
+            assert_eq!(r.header("etag"), Some(etag.as_str()));
+        }
+        let r = scim
+            .call_with(Method::GET, path, None, &[("if-none-match", "W/\"99\"")])
+            .await;
+        r.expect(200, None);
+        assert_eq!(r.body["id"], path.rsplit('/').next().unwrap());
+    }
+    // After a change the old ETag no longer matches.
+    let old = scim.etag(&upath).await;
+    scim.call(
+        Method::PATCH,
+        &upath,
+        Some(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "new"}]})),
+    )
+    .await
+    .expect(200, None);
+    let r = scim
+        .call_with(
+            Method::GET,
+            &upath,
+            None,
+            &[("if-none-match", old.as_str())],
+        )
+        .await;
+    r.expect(200, None);
+    assert_eq!(r.body["displayName"], "new");
+    assert_ne!(r.header("etag"), Some(old.as_str()));
+    // An unknown resource is still 404.
+    scim.call_with(
+        Method::GET,
+        "/Users/u-nope",
+        None,
+        &[("if-none-match", "*")],
+    )
+    .await
+    .expect(404, None);
 });
