@@ -1503,18 +1503,13 @@ pub mod fetch {
         }
         let host = url.host_str().ok_or(FetchError::InvalidUrl)?;
         let port = url.port_or_known_default().ok_or(FetchError::InvalidUrl)?;
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        let addrs = crate::net::resolve_public(host, port, allow_private)
             .await
-            .map_err(|_| FetchError::Resolve)?
-            .collect();
-        if addrs.is_empty() {
-            return Err(FetchError::Resolve);
-        }
-        if !allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
-            return Err(FetchError::AddressNotAllowed);
-        }
-        Ok(addrs[0])
+            .map_err(|e| match e {
+                crate::net::EgressError::Resolve { .. } => FetchError::Resolve,
+                crate::net::EgressError::NotPublic { .. } => FetchError::AddressNotAllowed,
+            })?;
+        addrs.first().copied().ok_or(FetchError::Resolve)
     }
 
     /// Fetches a metadata document.

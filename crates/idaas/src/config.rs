@@ -21,7 +21,11 @@ pub struct Config {
     pub argon2: Argon2Params,
     /// Mark cookies `Secure` (off only for the localhost demo over plain HTTP).
     pub secure_cookies: bool,
-    /// Allow fetching SP metadata from private/loopback addresses (tests and local demos only).
+    /// "Allow private network targets": outgoing requests (SP metadata fetches, SCIM provisioning
+    /// and its OAuth 2.0 token requests) may reach loopback, private, link-local and other
+    /// non-public addresses, and use plain http. Tests and local demos only; off by default, when
+    /// every such request connects to public addresses only ([`crate::net`]). The field keeps its
+    /// historical name for compatibility.
     pub metadata_fetch_allow_private: bool,
     /// Emit JSON logs (read by the binary when it installs the subscriber).
     pub log_json: bool,
@@ -47,6 +51,9 @@ pub struct Config {
     pub provisioning_poll_ms: u64,
     /// Provisioning: objects delivered (or synced) concurrently per worker.
     pub provisioning_concurrency: usize,
+    /// Provisioning: lease on claimed outbox rows, in seconds (at least 3). The worker renews it
+    /// every third of this while it delivers; a crashed node's rows are claimable again after it.
+    pub provisioning_lease_secs: u64,
     /// Provisioning: sync records of incremental deliveries older than this many days are deleted
     /// by the maintenance pass (0 keeps them); full-sync records are kept a year.
     pub sync_record_retention_days: i64,
@@ -79,12 +86,13 @@ impl Config {
             provisioning_http_timeout_ms: 30_000,
             provisioning_poll_ms: 1_000,
             provisioning_concurrency: 8,
+            provisioning_lease_secs: 15,
             sync_record_retention_days: 30,
         }
     }
 
     /// A configuration for tests: 127.0.0.1:0, cheap Argon2 parameters, insecure cookies, private
-    /// metadata fetches allowed. `public_base_url` is filled in by [`crate::Server::start`] when empty.
+    /// network targets allowed (metadata fetches and provisioning to loopback test servers). `public_base_url` is filled in by [`crate::Server::start`] when empty.
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         let mut c = Self::new(
             SocketAddr::from(([127, 0, 0, 1], 0)),

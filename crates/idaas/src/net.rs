@@ -1,7 +1,10 @@
 //! IP networks (CIDR) for the trusted-proxy list, the client address behind proxies, and the
-//! address ranges an outgoing fetch (SP metadata) must never reach.
+//! address ranges an outgoing request (SP metadata fetch, SCIM provisioning, OAuth token endpoint)
+//! must never reach: [`is_public`], [`resolve_public`] and, for reqwest clients, [`PublicResolver`].
+//! The one switch that lifts the rule is the server's "allow private network targets" setting
+//! (`Config::metadata_fetch_allow_private`, for tests and local demos).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::str::FromStr;
 
 /// An IP network: an address and a prefix length (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`).
@@ -171,6 +174,103 @@ pub fn is_public(ip: IpAddr) -> bool {
     !blocked
 }
 
+/// Why an outgoing request's host was not used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EgressError {
+    /// DNS resolution failed or gave no address.
+    #[error("the host name {host:?} could not be resolved")]
+    Resolve {
+        /// The host name.
+        host: String,
+    },
+    /// The host is, or resolves to, a non-public address and private network targets are not
+    /// allowed.
+    #[error(
+        "{host} is or resolves to {ip}, a loopback, private, link-local or otherwise non-public \
+         address; private network targets are not allowed on this server"
+    )]
+    NotPublic {
+        /// The host as given.
+        host: String,
+        /// The offending address.
+        ip: IpAddr,
+    },
+}
+
+/// Checks one address of `host` against the policy: public, or `allow_private`.
+pub fn check_address(host: &str, ip: IpAddr, allow_private: bool) -> Result<(), EgressError> {
+    if allow_private || is_public(ip) {
+        Ok(())
+    } else {
+        Err(EgressError::NotPublic {
+            host: host.to_owned(),
+            ip,
+        })
+    }
+}
+
+/// Checks the host of an outgoing URL that is an IP literal (no resolver ever sees those);
+/// domain names pass (they are checked when resolved, by [`resolve_public`]).
+pub fn check_url_host(url: &url::Url, allow_private: bool) -> Result<(), EgressError> {
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+        Some(url::Host::Domain(_)) | None => return Ok(()),
+    };
+    check_address(url.host_str().unwrap_or_default(), ip, allow_private)
+}
+
+/// Resolves `host` (a name or an IP literal, brackets allowed) with the system resolver and
+/// returns its addresses with `port`; unless `allow_private`, every address must be public (one
+/// non-public answer refuses the host: a DNS name must not be able to mix in an internal target).
+/// Callers connect only to the addresses returned (pinned), so a later, different DNS answer
+/// cannot switch the target.
+pub async fn resolve_public(
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, EgressError> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let resolve_err = || EgressError::Resolve {
+        host: host.to_owned(),
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+        .await
+        .map_err(|_| resolve_err())?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_err());
+    }
+    for a in &addrs {
+        check_address(host, a.ip(), allow_private)?;
+    }
+    Ok(addrs)
+}
+
+/// A reqwest DNS resolver that resolves with [`resolve_public`] and refuses non-public answers
+/// with [`scim::client::AddressRefused`] (a permanent, non-retryable SCIM client error). Every
+/// connection of a client built with it goes to an address it checked. IP-literal URLs never reach
+/// a resolver: check them with [`check_url_host`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PublicResolver;
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's port (or the scheme's default) in.
+            match resolve_public(&host, 0, false).await {
+                Ok(addrs) => Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs),
+                Err(e @ EgressError::NotPublic { .. }) => {
+                    Err(Box::new(scim::client::AddressRefused(e.to_string()))
+                        as Box<dyn std::error::Error + Send + Sync>)
+                }
+                Err(e @ EgressError::Resolve { .. }) => Err(Box::new(e) as _),
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +341,37 @@ mod tests {
         assert_eq!(
             client_address(ip("127.0.0.1"), ["1.2.3.4"], &[]),
             ip("127.0.0.1")
+        );
+    }
+
+    #[tokio::test]
+    async fn resolution_refuses_non_public_answers_unless_allowed() {
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "[::1]",
+            "10.1.2.3",
+            "169.254.169.254",
+        ] {
+            let e = resolve_public(host, 443, false).await.unwrap_err();
+            assert!(
+                matches!(&e, EgressError::NotPublic { host: h, .. } if h == host),
+                "{host}: {e:?}"
+            );
+            let addrs = resolve_public(host, 443, true).await.unwrap();
+            assert!(addrs.iter().all(|a| a.port() == 443), "{addrs:?}");
+        }
+        assert!(resolve_public("8.8.8.8", 443, false).await.is_ok());
+        assert!(matches!(
+            resolve_public("name.invalid", 443, true).await,
+            Err(EgressError::Resolve { .. })
+        ));
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert!(check_url_host(&url("https://[fc00::1]/"), false).is_err());
+        assert!(check_url_host(&url("https://[fc00::1]/"), true).is_ok());
+        assert!(
+            check_url_host(&url("https://localhost/"), false).is_ok(),
+            "names: resolver"
         );
     }
 

@@ -1,10 +1,13 @@
 //! Sync records and the provisioning outbox: the admin API under
 //! `/api/v1/instances/{iid}/apps/{app_id}/provisioning/…` ("Push Now", dry run, job list and
-//! progress, per-object results, pending and dead-lettered entries, retry) and the console page
-//! `/i/{iid}/console/apps/{app_id}/sync`.
+//! progress, per-object results, pending and dead-lettered entries, retry) and the console pages
+//! `/i/{iid}/console/apps/{app_id}/sync` (Push Now, dry run, the sync records, dead letters) and
+//! `/i/{iid}/console/apps/{app_id}/sync/{job_id}` (one record: trigger, status, times, progress,
+//! counts per kind and the per-object items, paged and filtered; a dry run shows its plan).
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -12,7 +15,7 @@ use axum::{Form, Router};
 use serde::{Deserialize, Serialize};
 
 use super::auth::{AdminAuth, ConsoleAdmin};
-use super::signin::{render, see_other};
+use super::signin::{message, render, see_other};
 use super::{ApiJson, ApiQuery, ApiResult, ApiRoutes, AppState, ErrorBody};
 use crate::provisioning::jobs::{ItemPage, OutboxPage};
 use crate::store::outbox::OutboxEntry;
@@ -44,6 +47,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/i/{iid}/console/apps/{app_id}/sync/retry",
             post(retry_post),
+        )
+        .route(
+            "/i/{iid}/console/apps/{app_id}/sync/{job_id}",
+            get(job_page),
         )
 }
 
@@ -455,4 +462,386 @@ async fn retry_post(
         "/i/{}/console/apps/{app_id}/sync?retried=1",
         s.instance.id
     )))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console: one sync record.
+
+/// Items per page on the record page.
+const ITEMS_PER_PAGE: i64 = 50;
+
+/// Result actions of an applied job, in display order (`failed` has its own filter).
+const RESULT_ACTIONS: [&str; 7] = [
+    "created", "updated", "deleted", "disabled", "same", "bound", "skipped",
+];
+
+/// Planned actions of a dry run, in display order.
+const PLAN_ACTIONS: [&str; 9] = [
+    "create", "update", "delete", "disable", "bind", "add", "remove", "same", "skip",
+];
+
+/// How a planned action reads on the plan.
+fn plan_label(action: &str) -> String {
+    match action {
+        "same" => "unchanged".to_owned(),
+        "bind" => "would bind (adopt the existing object)".to_owned(),
+        "failed" => "failed".to_owned(),
+        a => format!("would {a}"),
+    }
+}
+
+/// A unix time as `YYYY-MM-DD HH:MM:SS UTC`.
+fn when(t: Option<i64>) -> String {
+    let Some(t) = t else {
+        return "–".to_owned();
+    };
+    match time::OffsetDateTime::from_unix_timestamp(t) {
+        Ok(d) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+            d.year(),
+            u8::from(d.month()),
+            d.day(),
+            d.hour(),
+            d.minute(),
+            d.second()
+        ),
+        Err(_) => t.to_string(),
+    }
+}
+
+fn plural(n: i64, one: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+/// The plan of a dry run in one sentence, from its counts ("would create 2 users and 1 group; …").
+fn plan_summary(counts: &crate::store::sync_job::Counts) -> String {
+    let get = |k: &str| counts.get(k).copied().unwrap_or_default();
+    let (u, g, m) = (get("user"), get("group"), get("group_member"));
+    let both = |verb: &str, nu: i64, ng: i64| -> Option<String> {
+        let parts: Vec<String> = [(nu, "user"), (ng, "group")]
+            .into_iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| plural(n, what))
+            .collect();
+        (!parts.is_empty()).then(|| format!("would {verb} {}", parts.join(" and ")))
+    };
+    let mut phrases: Vec<String> = [
+        both("create", u.created, g.created),
+        both("update", u.updated, g.updated),
+        both("deprovision", u.deleted, g.deleted),
+        both("bind", u.bound, g.bound),
+        (m.created > 0).then(|| format!("would add {}", plural(m.created, "group member"))),
+        (m.deleted > 0).then(|| format!("would remove {}", plural(m.deleted, "group member"))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let failed = u.failed + g.failed + m.failed;
+    if failed > 0 {
+        phrases.push(format!("{} cannot be pushed", plural(failed, "object")));
+    }
+    let same = u.same + g.same + m.same;
+    if phrases.is_empty() {
+        return format!("nothing to change ({same} up to date)");
+    }
+    if same > 0 {
+        phrases.push(format!("{same} up to date"));
+    }
+    phrases.join("; ")
+}
+
+/// One kind's counters on the record page.
+struct CountRow {
+    kind: &'static str,
+    cells: [i64; 7],
+}
+
+/// A filter choice on the record page.
+struct FilterLink {
+    label: String,
+    href: String,
+    current: bool,
+}
+
+/// One object on the record page.
+struct ItemRow {
+    kind: String,
+    name: String,
+    action: String,
+    label: String,
+    error: String,
+}
+
+#[derive(Template)]
+#[template(path = "console_sync_job.html")]
+struct JobPage<'a> {
+    instance_id: &'a str,
+    app_id: &'a str,
+    app_name: &'a str,
+    title: String,
+    job_id: String,
+    trigger: String,
+    kind: String,
+    status: String,
+    dry_run: bool,
+    running: bool,
+    created: String,
+    started: String,
+    finished: String,
+    error: String,
+    done: i64,
+    total: i64,
+    count_headers: [&'static str; 7],
+    counts: Vec<CountRow>,
+    filters: Vec<FilterLink>,
+    filter_label: String,
+    items: Vec<ItemRow>,
+    items_total: i64,
+    first: i64,
+    last: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct JobQuery {
+    /// `all` (default), `failed` or one action.
+    filter: Option<String>,
+    /// Items to skip.
+    offset: Option<i64>,
+}
+
+async fn job_page(
+    State(state): State<AppState>,
+    ConsoleAdmin(s): ConsoleAdmin,
+    Path((_iid, app_id, job_id)): Path<(String, String, String)>,
+    query: Result<Query<JobQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let iid = &s.instance.id;
+    let app = match state.get_application(iid, &app_id).await {
+        Ok(a) => a,
+        Err(crate::error::Error::NotFound(_)) => {
+            return Ok(message(
+                StatusCode::NOT_FOUND,
+                "Unknown application",
+                "This application does not exist.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let job = match state.get_sync_job(iid, &app.id, &job_id).await {
+        Ok(j) => j,
+        Err(crate::error::Error::NotFound(_)) => {
+            return Ok(message(
+                StatusCode::NOT_FOUND,
+                "Unknown sync record",
+                "This application has no such sync record.",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let actions: &[&str] = if job.dry_run {
+        &PLAN_ACTIONS
+    } else {
+        &RESULT_ACTIONS
+    };
+    let label = |a: &str| {
+        if job.dry_run {
+            plan_label(a)
+        } else {
+            a.to_owned()
+        }
+    };
+    // Unknown filters show everything.
+    let filter = match q.filter.as_deref() {
+        Some("failed") => "failed",
+        Some(a) if actions.contains(&a) => a,
+        _ => "all",
+    };
+    let offset = q.offset.unwrap_or(0).max(0);
+    let page = state
+        .sync_job_items(
+            iid,
+            &app.id,
+            &job.id,
+            actions.iter().copied().find(|a| *a == filter),
+            filter == "failed",
+            Some(offset),
+            Some(ITEMS_PER_PAGE),
+        )
+        .await?;
+    let base = format!("/i/{iid}/console/apps/{}/sync/{}", app.id, job.id);
+    let href = |f: &str, off: i64| {
+        let mut h = format!("{base}?filter={f}");
+        if off > 0 {
+            h.push_str(&format!("&offset={off}"));
+        }
+        h
+    };
+    let mut filters = vec![
+        FilterLink {
+            label: "All".to_owned(),
+            href: href("all", 0),
+            current: filter == "all",
+        },
+        FilterLink {
+            label: "Failed".to_owned(),
+            href: href("failed", 0),
+            current: filter == "failed",
+        },
+    ];
+    filters.extend(actions.iter().map(|a| FilterLink {
+        label: label(a),
+        href: href(a, 0),
+        current: filter == *a,
+    }));
+    let filter_label = match filter {
+        "all" => "All".to_owned(),
+        "failed" => "Failed".to_owned(),
+        a => label(a),
+    };
+    let shown = page.items.len() as i64;
+    let kinds = [
+        ("user", "Users"),
+        ("group", "Groups"),
+        ("group_member", "Group members"),
+    ];
+    let counts = kinds
+        .iter()
+        .map(|(k, name)| {
+            let c = job.counts.get(*k).copied().unwrap_or_default();
+            CountRow {
+                kind: name,
+                cells: [
+                    c.created, c.updated, c.deleted, c.same, c.bound, c.failed, c.skipped,
+                ],
+            }
+        })
+        .collect();
+    let running = job.status == "pending" || job.status == "running";
+    let title = if job.dry_run {
+        if running {
+            "Plan (dry run): being computed".to_owned()
+        } else if job.status == "failed" {
+            "Plan (dry run): failed".to_owned()
+        } else {
+            format!("Plan (dry run): {}", plan_summary(&job.counts))
+        }
+    } else if job.kind == "full" {
+        format!("Full sync ({})", job.status)
+    } else {
+        format!("Incremental delivery ({})", job.status)
+    };
+    let items = page
+        .items
+        .into_iter()
+        .map(|i| ItemRow {
+            label: label(&i.action),
+            kind: i.object_type,
+            name: i.name,
+            action: i.action,
+            error: i.error.unwrap_or_default(),
+        })
+        .collect();
+    Ok(render(
+        StatusCode::OK,
+        &JobPage {
+            instance_id: iid,
+            app_id: &app.id,
+            app_name: &app.name,
+            title,
+            trigger: job.trigger_type.clone(),
+            kind: job.kind.clone(),
+            status: job.status.clone(),
+            dry_run: job.dry_run,
+            running,
+            created: when(Some(job.created_at)),
+            started: when(job.started_at),
+            finished: when(job.finished_at),
+            error: job.error.clone().unwrap_or_default(),
+            done: job.done,
+            total: job.total,
+            count_headers: if job.dry_run {
+                [
+                    "Create",
+                    "Update",
+                    "Deprovision",
+                    "Unchanged",
+                    "Bind",
+                    "Failed",
+                    "Skip",
+                ]
+            } else {
+                [
+                    "Created", "Updated", "Deleted", "Same", "Bound", "Failed", "Skipped",
+                ]
+            },
+            counts,
+            filters,
+            filter_label,
+            items,
+            items_total: page.total,
+            first: if shown == 0 { 0 } else { offset + 1 },
+            last: offset + shown,
+            prev: (offset > 0).then(|| href(filter, (offset - ITEMS_PER_PAGE).max(0))),
+            next: (offset + shown < page.total).then(|| href(filter, offset + shown)),
+            job_id: job.id,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sync_job::Counts;
+
+    fn counts(rows: &[(&str, &[&str])]) -> Counts {
+        let mut c = Counts::new();
+        for (kind, actions) in rows {
+            for a in *actions {
+                c.entry((*kind).to_owned()).or_default().add(a);
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn plan_summary_reads_as_the_plan() {
+        let c = counts(&[
+            (
+                "user",
+                &["create", "create", "update", "bind", "same", "delete"],
+            ),
+            ("group", &["create"]),
+            ("group_member", &["add", "add", "remove"]),
+        ]);
+        assert_eq!(
+            plan_summary(&c),
+            "would create 2 users and 1 group; would update 1 user; would deprovision 1 user; \
+             would bind 1 user; would add 2 group members; would remove 1 group member; 1 up to date"
+        );
+        let c = counts(&[("user", &["same", "same"]), ("group", &["same"])]);
+        assert_eq!(plan_summary(&c), "nothing to change (3 up to date)");
+        assert_eq!(
+            plan_summary(&Counts::new()),
+            "nothing to change (0 up to date)"
+        );
+        let c = counts(&[("user", &["failed"])]);
+        assert_eq!(plan_summary(&c), "1 object cannot be pushed");
+    }
+
+    #[test]
+    fn labels_and_times() {
+        assert_eq!(plan_label("create"), "would create");
+        assert_eq!(plan_label("same"), "unchanged");
+        assert_eq!(plan_label("failed"), "failed");
+        assert_eq!(when(None), "–");
+        assert_eq!(when(Some(0)), "1970-01-01 00:00:00 UTC");
+        assert_eq!(when(Some(1_700_000_000)), "2023-11-14 22:13:20 UTC");
+    }
 }

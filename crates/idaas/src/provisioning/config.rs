@@ -474,8 +474,9 @@ impl ProvisioningConfig {
     }
 
     /// Checks the parts that need no database: URLs, authentication completeness when enabled,
-    /// a `userName` mapping, attempt bounds. `allow_private` lets `http` reach any host (tests
-    /// and local demos; see [`validate_url`]).
+    /// a `userName` mapping, attempt bounds. `allow_private` (the "allow private network
+    /// targets" switch) permits `http` and non-public hosts (tests and local demos; see
+    /// [`validate_url`]).
     pub fn validate(&self, allow_private: bool) -> Result<(), InvalidInput> {
         if !self.base_url.is_empty() {
             validate_url("base_url", &self.base_url, allow_private)?;
@@ -581,10 +582,13 @@ pub fn is_loopback_host(host: &url::Host<&str>) -> bool {
 }
 
 /// Checks an outgoing URL (SCIM base URL, token endpoint): absolute, `https`, no credentials or
-/// fragment, at most [`MAX_URL_LEN`]. Plain `http` is allowed for loopback hosts (a target on the
-/// same machine), or for any host when `allow_private` (the server's
-/// `metadata_fetch_allow_private`, tests and local demos). The address actually connected to is
-/// checked again at delivery time.
+/// fragment, at most [`MAX_URL_LEN`], and not a host known to be non-public (an IP literal
+/// outside the public ranges of [`crate::net::is_public`], or a `localhost` name). `allow_private`
+/// is the server's "allow private network targets" switch (`Config::metadata_fetch_allow_private`,
+/// tests and local demos only): it lifts the address rule and permits plain `http`. This is the
+/// save-time check; the addresses actually connected to are checked again at delivery time (host
+/// names by [`crate::net::PublicResolver`] on every connection, IP literals when the client is
+/// built, [`super::egress`]).
 pub fn validate_url(
     field: &'static str,
     text: &str,
@@ -604,14 +608,24 @@ pub fn validate_url(
         .ok_or_else(|| InvalidInput::new(field, "must have a host"))?;
     match url.scheme() {
         "https" => {}
-        "http" if allow_private || is_loopback_host(&host) => {}
+        "http" if allow_private => {}
         "http" => {
             return Err(InvalidInput::new(
                 field,
-                "must use https (http is allowed only for loopback hosts)",
+                "must use https (plain http only when private network targets are allowed on \
+                 this server)",
             ));
         }
         _ => return Err(InvalidInput::new(field, "must be an https URL")),
+    }
+    if !allow_private
+        && (is_loopback_host(&host) || crate::net::check_url_host(&url, false).is_err())
+    {
+        return Err(InvalidInput::new(
+            field,
+            "must not point to a loopback, private, link-local or otherwise non-public address \
+             (private network targets are not allowed on this server)",
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(InvalidInput::new(
@@ -754,7 +768,28 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 impl ProvisioningInput {
     /// Applies the input to `current` (stored or defaults) and returns the new configuration
     /// (not yet validated against the database; [`ProvisioningConfig::validate`] not yet run).
+    ///
+    /// A stored secret is kept only while it keeps going where it went: when the base URL changes
+    /// (bearer token: the token is sent there; client credentials: the access token is), or the
+    /// token endpoint changes (client credentials: the client secret is sent there), the secret
+    /// must be submitted again, so that whoever may edit the URLs cannot redirect a stored
+    /// credential they do not know to a server of their choosing.
     pub fn apply(self, current: &ProvisioningConfig, now: i64) -> Result<ProvisioningConfig> {
+        let secret_given = self.auth.as_ref().is_some_and(|a| {
+            non_empty(match a.mode {
+                AuthMode::BearerToken => a.access_token.as_deref(),
+                AuthMode::ClientCredentials => a.client_secret.as_deref(),
+            })
+            .is_some()
+        });
+        let next = self.apply_fields(current, now)?;
+        if !secret_given {
+            check_secret_destination(current, &next)?;
+        }
+        Ok(next)
+    }
+
+    fn apply_fields(self, current: &ProvisioningConfig, now: i64) -> Result<ProvisioningConfig> {
         let mut next = current.clone();
         next.updated_at = now;
         if let Some(e) = self.enabled {
@@ -788,6 +823,37 @@ impl ProvisioningInput {
             next.max_attempts = n;
         }
         Ok(next)
+    }
+}
+
+/// Refuses a kept (not resubmitted) secret whose destination changed between `current` and
+/// `next` (see [`ProvisioningInput::apply`]).
+fn check_secret_destination(current: &ProvisioningConfig, next: &ProvisioningConfig) -> Result<()> {
+    let base_changed = next.base_url != current.base_url;
+    match &next.auth {
+        None => Ok(()),
+        Some(ProvisioningAuth::BearerToken { .. }) if base_changed => Err(Error::invalid(
+            "auth.access_token",
+            "must be entered again when base_url changes (a stored token is never sent to a new \
+             URL)",
+        )),
+        Some(ProvisioningAuth::BearerToken { .. }) => Ok(()),
+        Some(ProvisioningAuth::ClientCredentials { token_endpoint, .. }) => {
+            let endpoint_changed = !matches!(
+                &current.auth,
+                Some(ProvisioningAuth::ClientCredentials { token_endpoint: old, .. })
+                    if old == token_endpoint
+            );
+            if base_changed || endpoint_changed {
+                Err(Error::invalid(
+                    "auth.client_secret",
+                    "must be entered again when base_url or auth.token_endpoint changes (a \
+                     stored secret is never sent to a new URL)",
+                ))
+            } else {
+                Ok(())
+            }
+        }
     }
 }
 
@@ -965,9 +1031,46 @@ mod tests {
     #[test]
     fn urls() {
         assert!(validate_url("u", "https://example.com/scim/v2", false).is_ok());
-        assert!(validate_url("u", "http://127.0.0.1:8080/scim", false).is_ok());
-        assert!(validate_url("u", "http://localhost/scim", false).is_ok());
-        assert!(validate_url("u", "http://[::1]:9/scim", false).is_ok());
+        assert!(validate_url("u", "https://8.8.8.8/scim/v2", false).is_ok());
+        assert!(validate_url("u", "https://[2606:4700::1111]/scim", false).is_ok());
+        // Loopback: plain http or https, literal or localhost name, refused unless private
+        // network targets are allowed.
+        for url in [
+            "http://127.0.0.1:8080/scim",
+            "https://127.0.0.1:8080/scim",
+            "http://localhost/scim",
+            "https://localhost/scim",
+            "https://app.localhost./scim",
+            "http://[::1]:9/scim",
+            "https://[::1]:9/scim",
+        ] {
+            assert!(validate_url("u", url, false).is_err(), "{url}");
+            assert!(validate_url("u", url, true).is_ok(), "{url}");
+        }
+        // Private, link-local (cloud metadata), CGNAT, unique-local, mapped and other
+        // non-public literals.
+        for url in [
+            "https://10.0.0.5/scim",
+            "https://10.255.255.255:8443/scim",
+            "https://172.16.3.4/scim",
+            "https://192.168.1.1/scim",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/scim",
+            "https://0.0.0.0/scim",
+            "https://[fc00::1]/scim",
+            "https://[fd12:3456::1]/scim",
+            "https://[fe80::1]/scim",
+            "https://[::ffff:127.0.0.1]/scim",
+            "https://[::ffff:10.0.0.1]/scim",
+            // Other spellings the URL parser normalizes to a private IPv4 address.
+            "https://2130706433/scim",
+            "https://0x7f.1/scim",
+            "https://10.1/scim",
+        ] {
+            let e = validate_url("u", url, false).unwrap_err();
+            assert!(e.to_string().contains("non-public address"), "{url}: {e}");
+            assert!(validate_url("u", url, true).is_ok(), "{url}");
+        }
         assert!(validate_url("u", "http://example.com/scim", false).is_err());
         assert!(validate_url("u", "http://example.com/scim", true).is_ok());
         assert!(validate_url("u", "ftp://example.com/scim", true).is_err());
@@ -1049,6 +1152,130 @@ mod tests {
             ..ProvisioningInput::default()
         };
         assert!(input.apply(&cur, 5).is_err());
+    }
+
+    fn auth_input(mode: AuthMode, secret: Option<&str>, endpoint: Option<&str>) -> AuthInput {
+        AuthInput {
+            mode,
+            access_token: secret
+                .filter(|_| mode == AuthMode::BearerToken)
+                .map(Into::into),
+            token_endpoint: endpoint.map(Into::into),
+            client_id: endpoint.map(|_| "c".into()),
+            client_secret: secret
+                .filter(|_| mode == AuthMode::ClientCredentials)
+                .map(Into::into),
+            authn_method: None,
+        }
+    }
+
+    fn invalid_field(e: &Error) -> String {
+        match e {
+            Error::Invalid(i) => i.to_string(),
+            other => panic!("not invalid input: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_secret_is_not_sent_to_a_new_url() {
+        let mut bearer = ProvisioningConfig::defaults("app_1", "inst_1", None, 0);
+        bearer.base_url = "https://scim.example.com/v2".into();
+        bearer.auth = Some(ProvisioningAuth::BearerToken {
+            access_token: Secret::new("tok"),
+        });
+        let moved = |url: &str, auth: Option<AuthInput>| ProvisioningInput {
+            base_url: Some(url.into()),
+            auth,
+            ..ProvisioningInput::default()
+        };
+        // Bearer: same URL (also re-spelled with a trailing slash) keeps the token, a new URL
+        // with or without an auth section needs it again.
+        for auth in [None, Some(auth_input(AuthMode::BearerToken, None, None))] {
+            let next = moved("https://scim.example.com/v2/", auth.clone())
+                .apply(&bearer, 1)
+                .unwrap();
+            assert_eq!(next.auth, bearer.auth);
+            let e = moved("https://evil.example.net/v2", auth)
+                .apply(&bearer, 1)
+                .unwrap_err();
+            let msg = invalid_field(&e);
+            assert!(
+                msg.contains("auth.access_token") && msg.contains("entered again"),
+                "{msg}"
+            );
+        }
+        let next = moved(
+            "https://new.example.com/v2",
+            Some(auth_input(AuthMode::BearerToken, Some("tok2"), None)),
+        )
+        .apply(&bearer, 1)
+        .unwrap();
+        assert_eq!(next.base_url, "https://new.example.com/v2");
+        assert_eq!(
+            next.auth,
+            Some(ProvisioningAuth::BearerToken {
+                access_token: Secret::new("tok2")
+            })
+        );
+        // Other fields alone keep the token.
+        let next = ProvisioningInput {
+            max_attempts: Some(3),
+            ..ProvisioningInput::default()
+        }
+        .apply(&bearer, 1)
+        .unwrap();
+        assert_eq!(next.auth, bearer.auth);
+
+        // Client credentials: a new token endpoint or a new base URL needs the secret again.
+        const EP: &str = "https://login.example.com/token";
+        let mut cc = bearer.clone();
+        cc.auth = Some(ProvisioningAuth::ClientCredentials {
+            token_endpoint: EP.into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("s3cret"),
+            authn_method: AuthnMethod::ClientSecretBasic,
+        });
+        let same = ProvisioningInput {
+            auth: Some(auth_input(AuthMode::ClientCredentials, None, Some(EP))),
+            ..ProvisioningInput::default()
+        };
+        assert_eq!(same.apply(&cc, 1).unwrap().auth, cc.auth);
+        for input in [
+            ProvisioningInput {
+                auth: Some(auth_input(
+                    AuthMode::ClientCredentials,
+                    None,
+                    Some("https://evil.example.net/token"),
+                )),
+                ..ProvisioningInput::default()
+            },
+            moved(
+                "https://evil.example.net/v2",
+                Some(auth_input(AuthMode::ClientCredentials, None, Some(EP))),
+            ),
+            moved("https://evil.example.net/v2", None),
+        ] {
+            let msg = invalid_field(&input.apply(&cc, 1).unwrap_err());
+            assert!(
+                msg.contains("auth.client_secret") && msg.contains("entered again"),
+                "{msg}"
+            );
+        }
+        let next = ProvisioningInput {
+            auth: Some(auth_input(
+                AuthMode::ClientCredentials,
+                Some("s2"),
+                Some("https://login2.example.com/token"),
+            )),
+            ..moved("https://new.example.com/v2", None)
+        }
+        .apply(&cc, 1)
+        .unwrap();
+        assert!(matches!(
+            next.auth,
+            Some(ProvisioningAuth::ClientCredentials { ref client_secret, .. })
+                if client_secret.expose() == "s2"
+        ));
     }
 }
 

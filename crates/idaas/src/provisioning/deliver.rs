@@ -40,6 +40,10 @@ pub enum TargetError {
     /// A 409 on create but no existing object matched by userName/displayName or externalId.
     #[error("conflict on create and no existing object matches: {0}")]
     Unresolvable(String),
+    /// The userName changed, the target keeps it immutable, and the actions do not allow
+    /// replacing the remote account (user delete and create).
+    #[error("userName is immutable on the target: {0}")]
+    ImmutableUserName(String),
 }
 
 /// `HTTP 409 (uniqueness): detail` for status errors, the client's message otherwise.
@@ -67,7 +71,19 @@ impl TargetError {
                     || e.status() == Some(408)
                     || matches!(e, ClientError::Decode(_) | ClientError::Auth(_))
             }
-            TargetError::Unresolvable(_) => false,
+            TargetError::Unresolvable(_) | TargetError::ImmutableUserName(_) => false,
+        }
+    }
+
+    /// A 400 with `scimType` `mutability`: the target refuses to change an immutable attribute.
+    pub fn is_mutability(&self) -> bool {
+        match self {
+            TargetError::Client(ClientError::Status {
+                status: 400,
+                scim: Some(s),
+                ..
+            }) => s.scim_type == Some(scim::error::ScimType::Mutability),
+            _ => false,
         }
     }
 
@@ -77,7 +93,7 @@ impl TargetError {
             TargetError::Client(e) => e
                 .retry_after()
                 .map(|d| d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))),
-            TargetError::Unresolvable(_) => None,
+            TargetError::Unresolvable(_) | TargetError::ImmutableUserName(_) => None,
         }
     }
 
@@ -85,7 +101,7 @@ impl TargetError {
     pub fn status(&self) -> Option<u16> {
         match self {
             TargetError::Client(e) => e.status(),
-            TargetError::Unresolvable(_) => None,
+            TargetError::Unresolvable(_) | TargetError::ImmutableUserName(_) => None,
         }
     }
 }
@@ -162,15 +178,17 @@ pub struct ClientCache {
 }
 
 impl ClientCache {
-    /// The client of a profile (`None` while its authentication is not configured).
+    /// The client of a profile (`None` while its authentication is not configured), under the
+    /// address policy of [`super::egress`] (`allow_private`: private network targets allowed).
     pub fn client(
         &self,
         p: &AppProfile,
         timeout: Duration,
+        allow_private: bool,
     ) -> Option<Result<Arc<ScimClient>, ClientError>> {
         let auth = p.config.auth.as_ref()?;
         let Ok(mut clients) = self.clients.lock() else {
-            return Some(build_client(p, auth, timeout).map(Arc::new));
+            return Some(build_client(p, auth, timeout, allow_private).map(Arc::new));
         };
         if let Some(c) = clients.get(&p.app_id)
             && c.updated_at == p.config.updated_at
@@ -179,7 +197,7 @@ impl ClientCache {
         {
             return Some(Ok(Arc::clone(&c.client)));
         }
-        let client = match build_client(p, auth, timeout) {
+        let client = match build_client(p, auth, timeout, allow_private) {
             Ok(c) => Arc::new(c),
             Err(e) => return Some(Err(e)),
         };
@@ -203,8 +221,9 @@ fn build_client(
     p: &AppProfile,
     auth: &ProvisioningAuth,
     timeout: Duration,
+    allow_private: bool,
 ) -> Result<ScimClient, ClientError> {
-    ScimClient::new(
+    super::egress::new_client(
         &p.base_url,
         client_auth(auth),
         ClientOptions {
@@ -212,6 +231,7 @@ fn build_client(
             user_agent: USER_AGENT.to_owned(),
             ..ClientOptions::default()
         },
+        allow_private,
     )
 }
 
@@ -278,7 +298,11 @@ impl Target {
     /// authentication is not configured).
     pub fn for_profile(services: &Services, p: &AppProfile) -> Option<Self> {
         let timeout = Duration::from_millis(services.config.provisioning_http_timeout_ms.max(1));
-        let client = services.provisioning_clients.client(p, timeout)?;
+        let client = services.provisioning_clients.client(
+            p,
+            timeout,
+            services.config.metadata_fetch_allow_private,
+        )?;
         Some(Self::new(client, p.aws))
     }
 
@@ -468,14 +492,66 @@ impl Target {
         self.patch(Endpoint::Groups, id, vec![set]).await
     }
 
-    /// Turns a user off (`active: false`).
-    pub async fn disable_user(&self, id: &str) -> Result<(), TargetError> {
-        let off = op(
-            PatchOpKind::Replace,
-            Some(patch_path("active", None)),
-            Some(Value::Bool(false)),
-        );
-        self.patch(Endpoint::Users, id, vec![off]).await
+    /// Turns a user off (`active: false`): PATCH `replace` of `active` on standard targets; under
+    /// the AWS profile, which promises no PATCH `replace` at all, a PUT of the full user as the
+    /// target holds it (read first) with `active: false` (AWS supports PUT on users). `Ok(false)`
+    /// when the user is not on the target any more (404).
+    pub async fn disable_user(&self, id: &str) -> Result<bool, TargetError> {
+        let result = if self.aws {
+            let Some(mut user) = self.get(Endpoint::Users, id).await? else {
+                return Ok(false);
+            };
+            if let Some(o) = user.as_object_mut() {
+                o.remove("meta");
+                o.remove("groups");
+                o.insert("active".into(), Value::Bool(false));
+            }
+            self.replace(Endpoint::Users, id, &user).await
+        } else {
+            let off = op(
+                PatchOpKind::Replace,
+                Some(patch_path("active", None)),
+                Some(Value::Bool(false)),
+            );
+            self.patch(Endpoint::Users, id, vec![off]).await
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The member ids of a remote group, read as a full sync reads them: from `group` itself (a
+    /// listing or a create answer), else from a GET of the group (some targets omit members in
+    /// list answers), else — the target returns no member lists at all (AWS) — by asking which
+    /// of `candidates` (remote user ids) are members ([`Target::groups_of_member`]).
+    pub async fn group_members(
+        &self,
+        group: &Value,
+        candidates: &[String],
+    ) -> Result<BTreeSet<String>, TargetError> {
+        let listed = member_values(group);
+        if !listed.is_empty() {
+            return Ok(listed);
+        }
+        let Some(id) = group["id"].as_str() else {
+            return Ok(listed);
+        };
+        if let Some(g) = self.get(Endpoint::Groups, id).await? {
+            let read = member_values(&g);
+            if !read.is_empty() {
+                return Ok(read);
+            }
+        }
+        let one = [id.to_owned()];
+        let mut out = BTreeSet::new();
+        for user in candidates {
+            if self.groups_of_member(user, &one).await?.contains(id) {
+                out.insert(user.clone());
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -586,6 +662,8 @@ pub struct DeliveryReport {
     pub delivered: Delivered,
     /// userName / displayName.
     pub name: String,
+    /// A note for the sync record (e.g. a remote account replaced after a userName change).
+    pub note: Option<String>,
 }
 
 fn delivered(outcome: Outcome) -> Delivered {
@@ -678,6 +756,33 @@ impl Cx {
         Ok(None)
     }
 
+    /// A never-pushed group that may already be on the target because we created it (a POST whose
+    /// answer was lost, or a crash before it was recorded): by externalId (exactly; a target that
+    /// refuses that filter with a 400 is asked by name only), else by displayName (compared
+    /// case-insensitively, re-checked locally) when the remote group carries no other externalId.
+    pub async fn find_existing_group(
+        &self,
+        d: &DesiredGroup,
+    ) -> Result<Option<Value>, TargetError> {
+        if let Some(x) = &d.external_id {
+            match self.target.find_by(Endpoint::Groups, "externalId", x).await {
+                Ok(Some(v)) => return Ok(Some(v)),
+                Ok(None) => {}
+                Err(e) if e.status() == Some(400) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let by_name = self
+            .target
+            .find_by(Endpoint::Groups, "displayName", &d.display_name)
+            .await?;
+        Ok(by_name.filter(|v| {
+            v["externalId"]
+                .as_str()
+                .is_none_or(|x| Some(x) == d.external_id.as_deref())
+        }))
+    }
+
     /// Creates a user; on 409 adopts the existing one (by userName, then externalId) and replaces
     /// it with the desired state. Never retries the POST.
     pub async fn create_or_bind_user(
@@ -733,35 +838,23 @@ pub async fn deliver_user(cx: &Cx, user_id: &str) -> Result<DeliveryReport, Deli
         (Some(d), Some(pushed)) => {
             let mut r = delivered(Outcome::Same);
             let mut rid = pushed.remote_id.clone();
+            let mut note = None;
             if d.hash != pushed.state_hash || d.active != pushed.active {
                 if !p.user_update {
                     return Ok(report(delivered(Outcome::Skipped), &d.user_name));
                 }
-                let body = user_body(&d, cx.target.aws);
-                match cx.target.replace(Endpoint::Users, &rid, &body).await {
-                    Ok(()) => r.outcome = Outcome::Updated,
-                    Err(e) if e.status() == Some(404) => {
-                        // Deleted on the target behind our back: push it again.
-                        let (new_rid, outcome) = cx.create_or_bind_user(&d).await?;
-                        rid = new_rid;
-                        r.outcome = outcome;
-                        let mut tx = cx
-                            .services
-                            .store
-                            .begin_write()
-                            .await
-                            .map_err(DeliverError::Local)?;
-                        provisioning_map::remove_user_memberships(&mut tx, cx.app(), user_id)
-                            .await?;
-                        tx.commit().await.map_err(Error::from)?;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                let u = update_user(cx, &d, &pushed).await?;
+                rid = u.remote_id;
+                r.outcome = u.outcome;
+                r.members_removed += u.members_removed;
+                note = u.note;
                 cx.record(cx.pushed_object("user", user_id, &rid, &d.user_name, &d.hash, d.active))
                     .await?;
             }
             sync_user_groups(cx, &d, &rid, &mut r).await?;
-            Ok(report(r, &d.user_name))
+            let mut out = report(r, &d.user_name);
+            out.note = note;
+            Ok(out)
         }
         (None, Some(pushed)) => {
             let r = deprovision_user(cx, &pushed).await?;
@@ -775,11 +868,101 @@ fn report(delivered: Delivered, name: &str) -> DeliveryReport {
     DeliveryReport {
         delivered,
         name: name.to_owned(),
+        note: None,
     }
 }
 
+/// The result of [`update_user`].
+#[derive(Debug, Clone)]
+pub struct UserUpdate {
+    /// The remote id afterwards (a new one when the account was created again).
+    pub remote_id: String,
+    /// `Updated`, or `Created`/`Bound` when the account had to be pushed again.
+    pub outcome: Outcome,
+    /// Memberships removed on the target (an account replaced leaves its groups first).
+    pub members_removed: i64,
+    /// A note for the sync record.
+    pub note: Option<String>,
+}
+
+/// Pushes a changed user to its remote account (the caller records the pushed state and syncs
+/// its groups afterwards): a PUT; after a 404 (deleted behind our back) it is pushed again. When
+/// the userName changed (not only its case) and the target keeps userName immutable — known for
+/// the profile (Cloud SSO), or refused with 400 `mutability` — the remote account is replaced:
+/// it leaves its groups, is deleted (needs the user delete action) and created again under the
+/// new name (user create action); the caller's group sync then restores its memberships.
+pub async fn update_user(
+    cx: &Cx,
+    d: &DesiredUser,
+    pushed: &PushedObject,
+) -> Result<UserUpdate, DeliverError> {
+    let renamed = !d.user_name.eq_ignore_ascii_case(&pushed.remote_key);
+    if renamed && cx.profile.immutable_user_name {
+        return replace_account(cx, d, pushed).await;
+    }
+    let body = user_body(d, cx.target.aws);
+    match cx
+        .target
+        .replace(Endpoint::Users, &pushed.remote_id, &body)
+        .await
+    {
+        Ok(()) => Ok(UserUpdate {
+            remote_id: pushed.remote_id.clone(),
+            outcome: Outcome::Updated,
+            members_removed: 0,
+            note: None,
+        }),
+        Err(e) if e.status() == Some(404) => {
+            // Deleted on the target behind our back: push it again.
+            let (rid, outcome) = cx.create_or_bind_user(d).await?;
+            let mut tx = cx.services.store.begin_write().await?;
+            provisioning_map::remove_user_memberships(&mut tx, cx.app(), &d.id).await?;
+            tx.commit().await.map_err(Error::from)?;
+            Ok(UserUpdate {
+                remote_id: rid,
+                outcome,
+                members_removed: 0,
+                note: None,
+            })
+        }
+        Err(e) if renamed && e.is_mutability() => replace_account(cx, d, pushed).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces a remote account whose userName cannot change (see [`update_user`]).
+async fn replace_account(
+    cx: &Cx,
+    d: &DesiredUser,
+    pushed: &PushedObject,
+) -> Result<UserUpdate, DeliverError> {
+    let p = &cx.profile;
+    if !p.user_delete || !p.user_create {
+        return Err(TargetError::ImmutableUserName(format!(
+            "{} cannot become {}; replacing the remote account needs the user create and delete \
+             actions",
+            pushed.remote_key, d.user_name
+        ))
+        .into());
+    }
+    let removed = leave_pushed_groups(cx, pushed).await?;
+    cx.target.delete(Endpoint::Users, &pushed.remote_id).await?;
+    forget(cx, "user", &d.id).await?;
+    let (rid, _) = cx.create_or_bind_user(d).await?;
+    Ok(UserUpdate {
+        note: Some(format!(
+            "userName changed from {} to {}; the target keeps userName immutable, so remote \
+             account {} was deleted and created again as {rid}",
+            pushed.remote_key, d.user_name, pushed.remote_id
+        )),
+        remote_id: rid,
+        outcome: Outcome::Updated,
+        members_removed: removed,
+    })
+}
+
 /// Brings the user's memberships in pushed groups in line with its in-scope groups.
-async fn sync_user_groups(
+pub(crate) async fn sync_user_groups(
     cx: &Cx,
     d: &DesiredUser,
     rid: &str,
@@ -846,19 +1029,16 @@ pub async fn deprovision_user(cx: &Cx, pushed: &PushedObject) -> Result<Delivere
         }
         // Out of scope: out of its groups too.
         r.members_removed += leave_pushed_groups(cx, pushed).await?;
-        match cx.target.disable_user(&pushed.remote_id).await {
-            Ok(()) => {
-                let mut o = pushed.clone();
-                o.active = false;
-                o.synced_at = cx.now();
-                cx.record(o).await?;
-                r.outcome = Outcome::Disabled;
-            }
-            Err(e) if e.status() == Some(404) => {
-                forget(cx, "user", &pushed.object_id).await?;
-                r.outcome = Outcome::Deleted;
-            }
-            Err(e) => return Err(e.into()),
+        if cx.target.disable_user(&pushed.remote_id).await? {
+            let mut o = pushed.clone();
+            o.active = false;
+            o.synced_at = cx.now();
+            cx.record(o).await?;
+            r.outcome = Outcome::Disabled;
+        } else {
+            // Gone on the target already.
+            forget(cx, "user", &pushed.object_id).await?;
+            r.outcome = Outcome::Deleted;
         }
         Ok(r)
     } else {
@@ -928,44 +1108,41 @@ pub async fn deliver_group(cx: &Cx, group_id: &str) -> Result<DeliveryReport, De
             let members = cx.remote_user_ids(&d.members).await?;
             let member_rids: Vec<String> = members.iter().map(|(_, r)| r.clone()).collect();
             let mut r = delivered(Outcome::Created);
-            // AWS creates groups empty; members follow with PATCH add.
-            let inline = if cx.target.aws {
-                &[][..]
+            // Never pushed, yet it may exist: a POST the target accepted but whose answer was
+            // lost (time-out) or a crash before it was recorded. Adopt it rather than POST again
+            // (targets that allow duplicate displayNames would keep both).
+            let rid = if let Some(existing) = cx.find_existing_group(&d).await? {
+                r.outcome = Outcome::Bound;
+                adopt_group(cx, &d, &existing, &member_rids, &mut r).await?
             } else {
-                &member_rids[..]
-            };
-            let rid = match cx
-                .target
-                .create(Endpoint::Groups, &group_body(&d, inline))
-                .await
-            {
-                Ok((rid, _)) => {
-                    if cx.target.aws {
-                        cx.target.patch_members(&rid, &member_rids, &[]).await?;
+                // AWS creates groups empty; members follow with PATCH add.
+                let inline = if cx.target.aws {
+                    &[][..]
+                } else {
+                    &member_rids[..]
+                };
+                match cx
+                    .target
+                    .create(Endpoint::Groups, &group_body(&d, inline))
+                    .await
+                {
+                    Ok((rid, _)) => {
+                        if cx.target.aws {
+                            cx.target.patch_members(&rid, &member_rids, &[]).await?;
+                        }
+                        r.members_added += member_rids.len() as i64;
+                        rid
                     }
-                    rid
+                    Err(e) if e.status() == Some(409) => {
+                        let existing = cx.find_group(&d).await?.ok_or_else(|| {
+                            TargetError::Unresolvable(format!("displayName {}", d.display_name))
+                        })?;
+                        r.outcome = Outcome::Bound;
+                        adopt_group(cx, &d, &existing, &member_rids, &mut r).await?
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) if e.status() == Some(409) => {
-                    let existing = cx.find_group(&d).await?.ok_or_else(|| {
-                        TargetError::Unresolvable(format!("displayName {}", d.display_name))
-                    })?;
-                    let rid = existing["id"]
-                        .as_str()
-                        .ok_or_else(|| ClientError::Decode("group without id".into()))?
-                        .to_owned();
-                    r.outcome = Outcome::Bound;
-                    cx.target.patch_group_attributes(&rid, &d).await?;
-                    let remote: BTreeSet<String> = member_values(&existing);
-                    let want: BTreeSet<String> = member_rids.iter().cloned().collect();
-                    let add: Vec<String> = want.difference(&remote).cloned().collect();
-                    let remove: Vec<String> = remote.difference(&want).cloned().collect();
-                    cx.target.patch_members(&rid, &add, &remove).await?;
-                    r.members_removed += remove.len() as i64;
-                    rid
-                }
-                Err(e) => return Err(e.into()),
             };
-            r.members_added += member_rids.len() as i64;
             let mut tx = cx.services.store.begin_write().await?;
             provisioning_map::upsert(
                 &mut tx,
@@ -1070,6 +1247,44 @@ pub async fn deliver_group(cx: &Cx, group_id: &str) -> Result<DeliveryReport, De
         }
         (None, None) => Ok(report(delivered(Outcome::Same), group_id)),
     }
+}
+
+/// Adopts an existing remote group: sets its attributes when they drifted and brings its members
+/// in line with `member_rids`, reading its current members as a full sync does (the listing's
+/// member list is not trusted: AWS and others return it empty). Counts the memberships actually
+/// added and removed into `r`; returns the remote id.
+async fn adopt_group(
+    cx: &Cx,
+    d: &DesiredGroup,
+    existing: &Value,
+    member_rids: &[String],
+    r: &mut Delivered,
+) -> Result<String, DeliverError> {
+    let rid = existing["id"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ClientError::Decode("group without id".into()))?
+        .to_owned();
+    if plan::drifted(&d.resource, existing) {
+        cx.target.patch_group_attributes(&rid, d).await?;
+    }
+    // Candidates for the member probes: every user pushed to this application.
+    let candidates: Vec<String> = {
+        let mut conn = cx.services.store.read().await?;
+        provisioning_map::list(&mut conn, cx.app(), "user")
+            .await?
+            .into_iter()
+            .map(|p| p.remote_id)
+            .collect()
+    };
+    let remote = cx.target.group_members(existing, &candidates).await?;
+    let want: BTreeSet<String> = member_rids.iter().cloned().collect();
+    let add: Vec<String> = want.difference(&remote).cloned().collect();
+    let remove: Vec<String> = remote.difference(&want).cloned().collect();
+    cx.target.patch_members(&rid, &add, &remove).await?;
+    r.members_added += add.len() as i64;
+    r.members_removed += remove.len() as i64;
+    Ok(rid)
 }
 
 /// The member ids (`members[].value`) of a group resource.

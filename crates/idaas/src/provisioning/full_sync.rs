@@ -577,13 +577,15 @@ fn pushed_row(
     }
 }
 
-/// Applies one user action.
+/// Applies one user action; returns the outcome and a note for the sync record.
 async fn apply_user(
     cx: &Cx,
     d: &DesiredUser,
     action: &ObjectAction,
-) -> std::result::Result<Outcome, deliver::DeliverError> {
+    pushed: Option<&PushedObject>,
+) -> std::result::Result<(Outcome, Option<String>), deliver::DeliverError> {
     let t = &cx.target;
+    let mut note = None;
     let outcome = match action {
         ObjectAction::Create => {
             let (rid, outcome) = cx.create_or_bind_user(d).await?;
@@ -595,11 +597,31 @@ async fn apply_user(
             outcome
         }
         ObjectAction::Update(rid) => {
-            let body = deliver::user_body(d, t.aws);
-            let (rid, outcome) = match t.replace(Endpoint::Users, rid, &body).await {
-                Ok(()) => (rid.clone(), Outcome::Updated),
-                Err(e) if e.status() == Some(404) => cx.create_or_bind_user(d).await?,
-                Err(e) => return Err(e.into()),
+            let (rid, outcome) = match pushed.filter(|p| p.remote_id == *rid) {
+                // A userName change on a target that keeps it immutable replaces the account.
+                Some(p) => {
+                    let u = deliver::update_user(cx, d, p).await?;
+                    if u.note.is_some() {
+                        // Replaced: it left its groups; put it back into the pushed ones (the
+                        // membership phase counts them as unchanged).
+                        let mut r = deliver::Delivered {
+                            outcome: u.outcome,
+                            members_added: 0,
+                            members_removed: 0,
+                        };
+                        deliver::sync_user_groups(cx, d, &u.remote_id, &mut r).await?;
+                    }
+                    note = u.note;
+                    (u.remote_id, u.outcome)
+                }
+                None => {
+                    let body = deliver::user_body(d, t.aws);
+                    match t.replace(Endpoint::Users, rid, &body).await {
+                        Ok(()) => (rid.clone(), Outcome::Updated),
+                        Err(e) if e.status() == Some(404) => cx.create_or_bind_user(d).await?,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
             };
             record_pushed(
                 cx,
@@ -632,7 +654,7 @@ async fn apply_user(
         ObjectAction::Skip(_) => Outcome::Skipped,
         ObjectAction::Delete(_) | ObjectAction::Disable(_) => Outcome::Skipped,
     };
-    Ok(outcome)
+    Ok((outcome, note))
 }
 
 /// Applies one group action (members follow separately).
@@ -740,9 +762,10 @@ async fn apply(
             continue;
         };
         let (cx2, action, p) = (cx.clone(), u.action.clone(), Arc::clone(progress));
+        let pu = pushed_users.get(u.id.as_str()).map(|p| (*p).clone());
         jobs.push(move || async move {
-            let (act, err) = match apply_user(&cx2, &d, &action).await {
-                Ok(o) => (o.as_str(), None),
+            let (act, err) = match apply_user(&cx2, &d, &action, pu.as_ref()).await {
+                Ok((o, note)) => (o.as_str(), note),
                 Err(e) => ("failed", Some(e.to_string())),
             };
             if let Err(e) = record(

@@ -8,6 +8,7 @@
 //!   transactions; the engine (worker, full sync) delivers it.
 
 pub mod config;
+pub mod egress;
 pub mod mapping;
 pub mod scope;
 

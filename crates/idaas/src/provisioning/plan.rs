@@ -31,6 +31,9 @@ pub struct AppProfile {
     pub aws: bool,
     /// Deprovision by `active: false` instead of DELETE.
     pub deprovision_disable: bool,
+    /// The target is known to keep userName immutable (Cloud SSO): a userName change replaces
+    /// the remote account instead of a PUT that would be refused.
+    pub immutable_user_name: bool,
     /// Attempts before dead-lettering.
     pub max_attempts: i64,
     /// `User:CREATE`.
@@ -59,6 +62,7 @@ impl AppProfile {
             base_url: c.base_url.clone(),
             aws: c.compatibility == Compatibility::AwsIamIdentityCenter,
             deprovision_disable: c.deprovision_mode == DeprovisionMode::Disable,
+            immutable_user_name: false,
             max_attempts: i64::from(c.max_attempts.max(1)),
             user_create: c.actions.contains(Action::UserCreate),
             user_update: c.actions.contains(Action::UserUpdate),
@@ -566,8 +570,17 @@ pub fn plan(
 /// The provisioning profile of an application, `None` when provisioning was never configured.
 pub async fn load_profile(services: &Services, app_id: &str) -> Result<Option<AppProfile>> {
     let mut conn = services.store.read().await?;
-    let cfg = store::provisioning_config::get(&mut conn, &services.master_key, app_id).await?;
-    Ok(cfg.as_ref().map(AppProfile::from_config))
+    let Some(cfg) =
+        store::provisioning_config::get(&mut conn, &services.master_key, app_id).await?
+    else {
+        return Ok(None);
+    };
+    let mut profile = AppProfile::from_config(&cfg);
+    let template = store::application::get(&mut conn, &cfg.instance_id, app_id)
+        .await?
+        .and_then(|a| a.template_id);
+    profile.immutable_user_name = template.as_deref() == Some(crate::marketplace::CLOUD_SSO);
+    Ok(Some(profile))
 }
 
 fn render_error(user: &User, e: RenderError) -> Error {

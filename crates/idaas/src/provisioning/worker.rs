@@ -1,16 +1,39 @@
 //! The outbox worker: one loop per IDaaS process that claims due `provisioning_outbox` rows with a
-//! lease (so two nodes never deliver the same object at once), pushes each object's current state
+//! short lease in its own name (so two nodes never deliver the same object at once), pushes each
+//! object's current state
 //! (users first, then groups; different objects concurrently, bounded), and records the outcome:
 //! success deletes the row if `change_seq` is unchanged; failure schedules a retry with exponential
 //! backoff and full jitter (or the target's `Retry-After`), or dead-letters the row. Each batch
 //! leaves one `auto`/`incremental` sync record per application.
+//!
+//! Leases: `provisioning_lease_secs` (15 by default). While a batch is being delivered, a task
+//! renews the lease of every row the batch still holds every third of the lease (one UPDATE per
+//! batch), so a slow request (up to the HTTP time-out, or several of them for one object) never
+//! lets the lease lapse on a live node; at the end the batch drops what it still holds. After a
+//! crash (kill -9) nothing renews, and the rows are claimable again within one lease. The owner
+//! id is random per process and per batch: a row is completed, failed or released only while its
+//! lease is still the batch's own (a worker that stalled past its lease and was taken over writes
+//! nothing), see [`outbox`].
+//!
+//! Disabling and deleting. Switching an application's provisioning off stops new claims at once
+//! (only enabled configurations are served); deliveries already in flight finish and are
+//! recorded; pending entries wait in the outbox, and changes keep being recorded. Nothing is
+//! removed or disabled on the target: re-enabling delivers what waited, and a "Push Now" full
+//! sync reconciles everything. Deleting the application drops its configuration, outbox, pushed
+//! state and sync records with it (ON DELETE CASCADE) and likewise removes nothing remotely (to
+//! deprovision the target first, take the users and groups out of the scope and let the
+//! deliveries or a full sync run before deleting); a delivery in flight at that moment is
+//! dropped quietly when it ends (no foreign-key failures, no warnings per row).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::deliver::{self, Cx, DeliverError, DeliveryReport, Target};
 use super::full_sync;
@@ -18,13 +41,69 @@ use super::plan;
 use crate::error::Result;
 use crate::id;
 use crate::services::Services;
-use crate::store::outbox::{self, OutboxEntry};
+use crate::store::outbox::{self, Completion, Failure, OutboxEntry};
 use crate::store::sync_job::{self, Counts, SyncJob, SyncJobItem};
 
 /// Most rows claimed per pass.
 const BATCH: i64 = 64;
-/// Shortest lease on a claimed row, in seconds.
-const MIN_LEASE_SECS: i64 = 60;
+/// Shortest lease on a claimed row, in seconds (renewed every third of it).
+const MIN_LEASE_SECS: u64 = 3;
+
+/// This process's random node id (the prefix of every lease owner it writes).
+static NODE_ID: LazyLock<String> = LazyLock::new(|| {
+    let bytes: [u8; 8] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+});
+static BATCH_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh lease owner id for one batch: `<random node id>-<batch number>`.
+pub fn new_lease_owner() -> String {
+    let n = BATCH_SEQ.fetch_add(1, Ordering::Relaxed);
+    format!("{}-{n}", *NODE_ID)
+}
+
+/// The lease on claimed rows, in seconds.
+pub fn lease_secs(services: &Services) -> i64 {
+    i64::try_from(services.config.provisioning_lease_secs.max(MIN_LEASE_SECS)).unwrap_or(15)
+}
+
+/// Aborts the renewal task when the batch ends, however it ends.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews every lease `owner` holds, every third of the lease, until aborted.
+fn spawn_renewal(services: &Arc<Services>, owner: &str, claimed: usize) -> AbortOnDrop {
+    let services = Arc::clone(services);
+    let owner = owner.to_owned();
+    let lease = lease_secs(&services);
+    let every = Duration::from_millis(u64::try_from(lease).unwrap_or(15) * 1000 / 3);
+    AbortOnDrop(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = services.now();
+            let held = match services.store.read().await {
+                Ok(mut conn) => outbox::renew(&mut conn, &owner, now + lease).await,
+                Err(e) => Err(e),
+            };
+            match held {
+                Ok(held) => tracing::debug!(
+                    owner = %owner,
+                    held = held.len(),
+                    claimed,
+                    "provisioning leases renewed"
+                ),
+                // The next renewal retries well within the lease.
+                Err(e) => tracing::warn!(error = %e, "cannot renew provisioning leases"),
+            }
+        }
+    }))
+}
+
 /// How often the worker looks for full syncs whose heartbeat stopped.
 const STALE_CHECK_EVERY: Duration = Duration::from_secs(60);
 /// Longest honoured `Retry-After`, in seconds.
@@ -106,12 +185,8 @@ pub async fn pass(services: &Arc<Services>) -> Result<usize> {
     if due.is_empty() {
         return Ok(0);
     }
-    let lease = (services
-        .config
-        .provisioning_http_timeout_ms
-        .div_ceil(1000)
-        .saturating_mul(4) as i64)
-        .max(MIN_LEASE_SECS);
+    let lease = lease_secs(services);
+    let owner = new_lease_owner();
     let mut profiles: HashMap<String, Option<Cx>> = HashMap::new();
     let mut claimed: Vec<(OutboxEntry, Cx)> = Vec::new();
     for e in due {
@@ -131,7 +206,7 @@ pub async fn pass(services: &Arc<Services>) -> Result<usize> {
         };
         let got = {
             let mut conn = services.store.read().await?;
-            outbox::claim(&mut conn, e.key(), now, now + lease).await?
+            outbox::claim(&mut conn, e.key(), now, now + lease, &owner).await?
         };
         if let Some(entry) = got {
             claimed.push((entry, cx.clone()));
@@ -141,6 +216,8 @@ pub async fn pass(services: &Arc<Services>) -> Result<usize> {
     if n == 0 {
         return Ok(0);
     }
+    // Renewed while this batch works on its rows; stopped when it returns.
+    let _renewal = spawn_renewal(services, &owner, n);
     let started = now;
     // Users first, so that a group delivered in the same batch finds its new members pushed.
     let (users, groups): (Vec<_>, Vec<_>) = claimed
@@ -150,10 +227,23 @@ pub async fn pass(services: &Arc<Services>) -> Result<usize> {
     for phase in [users, groups] {
         results.extend(deliver_all(services, phase).await);
     }
+    // Applications deleted (or whose provisioning configuration went) while their rows were in
+    // flight: their outbox rows, pushed state and sync records went with them (ON DELETE
+    // CASCADE), so their results are dropped quietly instead of failing on foreign keys.
+    let mut gone: HashSet<String> = HashSet::new();
+    for (app_id, cx) in &profiles {
+        if cx.is_some() && !config_exists(services, app_id).await? {
+            tracing::info!(app_id = %app_id, "application or provisioning configuration removed during delivery; results dropped");
+            gone.insert(app_id.clone());
+        }
+    }
     let mut by_app: BTreeMap<String, Vec<SyncJobItem>> = BTreeMap::new();
     let mut counts_by_app: BTreeMap<String, Counts> = BTreeMap::new();
     for d in results {
-        let (item, members) = finish(services, &d).await?;
+        if gone.contains(&d.entry.app_id) {
+            continue;
+        }
+        let (item, members) = finish(services, &d, &owner).await?;
         let counts = counts_by_app.entry(d.entry.app_id.clone()).or_default();
         counts
             .entry(d.entry.object_type.clone())
@@ -165,6 +255,11 @@ pub async fn pass(services: &Arc<Services>) -> Result<usize> {
             m.deleted += removed;
         }
         by_app.entry(d.entry.app_id.clone()).or_default().push(item);
+    }
+    // Rows without an outcome (a delivery task that panicked) are claimable again now.
+    {
+        let mut conn = services.store.read().await?;
+        outbox::release_owned(&mut conn, &owner).await?;
     }
     for (app_id, items) in by_app {
         let counts = counts_by_app.remove(&app_id).unwrap_or_default();
@@ -206,18 +301,29 @@ async fn deliver_all(services: &Arc<Services>, rows: Vec<(OutboxEntry, Cx)>) -> 
 }
 
 /// Records the outcome of one row; returns its sync item and the membership changes.
-async fn finish(services: &Services, d: &Done) -> Result<(SyncJobItem, Option<(i64, i64)>)> {
+async fn finish(
+    services: &Services,
+    d: &Done,
+    owner: &str,
+) -> Result<(SyncJobItem, Option<(i64, i64)>)> {
     let e = &d.entry;
     let now = services.now();
     match &d.result {
         Ok(report) => {
             let mut tx = services.store.begin_write().await?;
-            outbox::complete(&mut tx, e.key(), e.change_seq).await?;
+            let completion = outbox::complete(&mut tx, e.key(), e.change_seq, owner).await?;
             tx.commit().await?;
+            if completion == Completion::NotOwner {
+                // The lease lapsed and another worker holds the row: it delivers again.
+                tracing::warn!(app_id = %e.app_id, object = %e.object_id, "provisioning lease lost; the row is left to its new holder");
+            }
             let r = report.delivered;
             let members = (r.members_added > 0 || r.members_removed > 0)
                 .then_some((r.members_added, r.members_removed));
-            Ok((item(e, &report.name, r.outcome.as_str(), None), members))
+            Ok((
+                item(e, &report.name, r.outcome.as_str(), report.note.clone()),
+                members,
+            ))
         }
         Err(err) => {
             let attempts = e.attempts + 1;
@@ -242,9 +348,24 @@ async fn finish(services: &Services, d: &Done) -> Result<(SyncJobItem, Option<(i
             let next = now + delay;
             let message = err.to_string();
             let mut tx = services.store.begin_write().await?;
-            outbox::fail(&mut tx, e.key(), attempts, next, &message, dead, now).await?;
+            let recorded = outbox::fail(
+                &mut tx,
+                e.key(),
+                e.change_seq,
+                attempts,
+                next,
+                &message,
+                dead,
+                now,
+                owner,
+            )
+            .await?;
             tx.commit().await?;
-            let note = if dead {
+            let note = if recorded == Failure::NotOwner {
+                format!("{message} (lease lost; the row is left to its new holder)")
+            } else if recorded == Failure::Changed {
+                format!("{message} (the object changed meanwhile; its new state is delivered now)")
+            } else if dead {
                 format!("{message} (attempt {attempts} of {max}; dead-lettered)")
             } else {
                 format!("{message} (attempt {attempts} of {max}; next attempt in {delay}s)")
@@ -305,9 +426,30 @@ async fn record_batch(
         finished_at: Some(now),
         heartbeat_at: None,
     };
-    let mut tx = services.store.begin_write().await?;
-    sync_job::insert(&mut tx, &job).await?;
-    sync_job::insert_items(&mut tx, &job.id, &items).await?;
-    tx.commit().await?;
-    Ok(())
+    let written = async {
+        let mut tx = services.store.begin_write().await?;
+        sync_job::insert(&mut tx, &job).await?;
+        sync_job::insert_items(&mut tx, &job.id, &items).await?;
+        tx.commit().await?;
+        Ok::<(), crate::error::Error>(())
+    }
+    .await;
+    match written {
+        // Deleted between the check in `pass` and now: nothing to record it against.
+        Err(_) if !config_exists(services, app_id).await? => {
+            tracing::info!(app_id = %app_id, "application removed during delivery; sync record dropped");
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Whether the application still has a provisioning configuration (it goes with the application).
+async fn config_exists(services: &Services, app_id: &str) -> Result<bool> {
+    let mut conn = services.store.read().await?;
+    let row = sqlx::query("SELECT 1 AS one FROM provisioning_configs WHERE app_id = $1")
+        .bind(app_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
 }

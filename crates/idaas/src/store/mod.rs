@@ -59,6 +59,11 @@ pub const MIGRATIONS: &[db::Migration] = &[
         name: "provisioning",
         sql: include_str!("../../migrations/0003_provisioning.sql"),
     },
+    db::Migration {
+        version: 4,
+        name: "outbox_lease_owner",
+        sql: include_str!("../../migrations/0004_outbox_lease_owner.sql"),
+    },
 ];
 
 /// The migration service name in `schema_migrations`.

@@ -1,8 +1,13 @@
 //! `provisioning_outbox`: one row per (application, object) with pending provisioning work.
 //!
 //! A change upserts its row ([`enqueue`]) in the same transaction, bumping `change_seq`. The worker
-//! claims due rows with a lease ([`claim`]), pushes the object's current state, and deletes the row
-//! only if `change_seq` is still the one it read ([`complete`]).
+//! claims due rows with a short lease in its own name ([`claim`], `lease_owner`), renews the lease
+//! of all the rows it still holds with one statement while it delivers ([`renew`]), pushes the
+//! object's current state, and deletes the row only if the lease is still its own and `change_seq`
+//! is still the one it read ([`complete`]); a failure is recorded on the same two conditions
+//! ([`fail`]: a change that arrived meanwhile keeps its fresh attempts and is due at once);
+//! [`release_owned`] drops whatever it still holds at the end. A lease is taken over only once it has expired, and a take-over changes the owner, so a
+//! worker that lost a lease can neither renew nor complete (nor fail) that row any more.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -12,7 +17,7 @@ use super::Conn;
 use crate::error::Result;
 
 const COLUMNS: &str = "app_id, object_type, object_id, change_seq, state, attempts, next_attempt_at, \
-                       last_error, lease_until, created_at, updated_at";
+                       last_error, lease_until, lease_owner, created_at, updated_at";
 
 /// A pending (or dead-lettered) provisioning entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -35,6 +40,8 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     /// While set and in the future, a worker is delivering this entry.
     pub lease_until: Option<i64>,
+    /// The worker that holds (or last held) the lease: a random id per process and batch.
+    pub lease_owner: Option<String>,
     /// When the entry was first written.
     pub created_at: i64,
     /// When the entry last changed.
@@ -74,6 +81,7 @@ fn from_row(row: &AnyRow) -> Result<OutboxEntry> {
         next_attempt_at: row.try_get("next_attempt_at")?,
         last_error: row.try_get("last_error")?,
         lease_until: row.try_get("lease_until")?,
+        lease_owner: row.try_get("lease_owner")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -157,16 +165,18 @@ pub async fn next_due_at(conn: &mut Conn) -> Result<Option<i64>> {
     Ok(row.try_get("t")?)
 }
 
-/// Takes the lease on an entry until `lease_until` if it is pending and nobody else holds a live
-/// lease. Returns the entry as claimed (with the `change_seq` to complete against), or `None`.
+/// Takes the lease on an entry until `lease_until` in the name of `owner` if it is pending and
+/// nobody holds a live lease. Returns the entry as claimed (with the `change_seq` to complete
+/// against), or `None`.
 pub async fn claim(
     conn: &mut Conn,
     key: OutboxKey<'_>,
     now: i64,
     lease_until: i64,
+    owner: &str,
 ) -> Result<Option<OutboxEntry>> {
     let done = sqlx::query(
-        "UPDATE provisioning_outbox SET lease_until = $4 \
+        "UPDATE provisioning_outbox SET lease_until = $4, lease_owner = $6 \
          WHERE app_id = $1 AND object_type = $2 AND object_id = $3 AND state = 'pending' \
          AND next_attempt_at <= $5 AND (lease_until IS NULL OR lease_until < $5)",
     )
@@ -175,6 +185,7 @@ pub async fn claim(
     .bind(key.object_id)
     .bind(lease_until)
     .bind(now)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -183,55 +194,136 @@ pub async fn claim(
     get(conn, key).await
 }
 
-/// Delivery succeeded: deletes the entry if `change_seq` is unchanged (returns `true`); otherwise
-/// the object changed meanwhile, so the lease is released and the entry stays due.
-pub async fn complete(conn: &mut Conn, key: OutboxKey<'_>, change_seq: i64) -> Result<bool> {
+/// Extends every lease `owner` still holds to `lease_until` (one statement for a whole batch).
+/// Returns the keys `(app_id, object_type, object_id)` still held: a row missing from it was
+/// finished, or taken over by another worker after the lease expired.
+pub async fn renew(
+    conn: &mut Conn,
+    owner: &str,
+    lease_until: i64,
+) -> Result<Vec<(String, String, String)>> {
+    let rows = sqlx::query(
+        "UPDATE provisioning_outbox SET lease_until = $2 WHERE lease_owner = $1 \
+         RETURNING app_id, object_type, object_id",
+    )
+    .bind(owner)
+    .bind(lease_until)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("app_id")?,
+                r.try_get("object_type")?,
+                r.try_get("object_id")?,
+            ))
+        })
+        .collect()
+}
+
+/// Drops every lease `owner` still holds (the rows become claimable now); returns how many.
+pub async fn release_owned(conn: &mut Conn, owner: &str) -> Result<u64> {
+    let done = sqlx::query(
+        "UPDATE provisioning_outbox SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+    )
+    .bind(owner)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// What [`complete`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The entry was deleted: the delivered state is the latest.
+    Deleted,
+    /// The object changed meanwhile: the lease was released and the entry stays due.
+    Changed,
+    /// The lease is not (or no longer) `owner`'s: nothing was written.
+    NotOwner,
+}
+
+/// Delivery succeeded: if `owner` still holds the lease, deletes the entry when `change_seq` is
+/// unchanged, or else releases the lease (the object changed meanwhile; the entry stays due).
+/// A worker that lost its lease changes nothing ([`Completion::NotOwner`]).
+pub async fn complete(
+    conn: &mut Conn,
+    key: OutboxKey<'_>,
+    change_seq: i64,
+    owner: &str,
+) -> Result<Completion> {
     let done = sqlx::query(
         "DELETE FROM provisioning_outbox \
-         WHERE app_id = $1 AND object_type = $2 AND object_id = $3 AND change_seq = $4",
+         WHERE app_id = $1 AND object_type = $2 AND object_id = $3 AND change_seq = $4 \
+         AND lease_owner = $5",
     )
     .bind(key.app_id)
     .bind(key.object_type)
     .bind(key.object_id)
     .bind(change_seq)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() > 0 {
-        return Ok(true);
+        return Ok(Completion::Deleted);
     }
-    release(conn, key).await?;
-    Ok(false)
+    if release(conn, key, owner).await? {
+        Ok(Completion::Changed)
+    } else {
+        Ok(Completion::NotOwner)
+    }
 }
 
-/// Clears the lease (the entry stays as it is).
-pub async fn release(conn: &mut Conn, key: OutboxKey<'_>) -> Result<()> {
-    sqlx::query(
-        "UPDATE provisioning_outbox SET lease_until = NULL \
-         WHERE app_id = $1 AND object_type = $2 AND object_id = $3",
+/// Clears the lease if `owner` holds it (the entry stays as it is); returns whether it did.
+pub async fn release(conn: &mut Conn, key: OutboxKey<'_>, owner: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE provisioning_outbox SET lease_until = NULL, lease_owner = NULL \
+         WHERE app_id = $1 AND object_type = $2 AND object_id = $3 AND lease_owner = $4",
     )
     .bind(key.app_id)
     .bind(key.object_type)
     .bind(key.object_id)
+    .bind(owner)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
-/// Delivery failed: records the error and the attempt count, releases the lease and either
-/// schedules the next attempt at `next_attempt_at` or, when `dead`, moves the entry to `dead`.
+/// What [`fail`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The error, the attempt count and the next attempt (or the dead letter) were recorded.
+    Recorded,
+    /// The object changed while the failed delivery was in flight: the change already reset the
+    /// entry (attempts 0, due now), so only the lease was released and the entry stays due.
+    Changed,
+    /// The lease is not (or no longer) `owner`'s: nothing was written.
+    NotOwner,
+}
+
+/// Delivery failed: if `owner` still holds the lease and `change_seq` is still the claimed one,
+/// records the error and the attempt count, releases the lease and either schedules the next
+/// attempt at `next_attempt_at` or, when `dead`, moves the entry to `dead`. If the object changed
+/// meanwhile (a newer `change_seq`: the change reset the attempts and made the entry due now, e.g.
+/// an administrator corrected the data a 400 was about), the failure of the old state is not
+/// recorded: the lease is released and the new change is delivered promptly.
+#[allow(clippy::too_many_arguments)]
 pub async fn fail(
     conn: &mut Conn,
     key: OutboxKey<'_>,
+    change_seq: i64,
     attempts: i64,
     next_attempt_at: i64,
     error: &str,
     dead: bool,
     now: i64,
-) -> Result<()> {
-    sqlx::query(
+    owner: &str,
+) -> Result<Failure> {
+    let done = sqlx::query(
         "UPDATE provisioning_outbox SET attempts = $4, next_attempt_at = $5, last_error = $6, \
-         state = $7, lease_until = NULL, updated_at = $8 \
-         WHERE app_id = $1 AND object_type = $2 AND object_id = $3",
+         state = $7, lease_until = NULL, lease_owner = NULL, updated_at = $8 \
+         WHERE app_id = $1 AND object_type = $2 AND object_id = $3 AND lease_owner = $9 \
+         AND change_seq = $10",
     )
     .bind(key.app_id)
     .bind(key.object_type)
@@ -241,9 +333,18 @@ pub async fn fail(
     .bind(error)
     .bind(if dead { "dead" } else { "pending" })
     .bind(now)
+    .bind(owner)
+    .bind(change_seq)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    if done.rows_affected() > 0 {
+        return Ok(Failure::Recorded);
+    }
+    if release(conn, key, owner).await? {
+        Ok(Failure::Changed)
+    } else {
+        Ok(Failure::NotOwner)
+    }
 }
 
 /// Entries of an application, optionally only those in `state`, oldest first.

@@ -331,7 +331,8 @@ pub struct SyncJobItem {
     /// Result: created, updated, deleted, disabled, same, bound, failed, skipped; in a dry run the
     /// planned action: create, update, delete, disable, same, bind, skip, add, remove.
     pub action: String,
-    /// The error of a failed object.
+    /// The error of a failed object, or a note on another result (why it was skipped, a remote
+    /// account replaced after a userName change).
     pub error: Option<String>,
 }
 

@@ -22,4 +22,6 @@ mod atomicity;
 mod provisioning_config;
 // Provisioning delivery (IDAAS-PROV-ENGINE).
 mod provisioning_sync;
+// Provisioning SSRF defence (SEC-PROV).
+mod egress;
 mod scim_target;

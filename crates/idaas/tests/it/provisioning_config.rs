@@ -253,6 +253,55 @@ both_backends!(validation_refuses_bad_input, |env| {
             },
         ),
         (
+            "http loopback",
+            ProvisioningInput {
+                base_url: Some("http://127.0.0.1:9999/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "https loopback",
+            ProvisioningInput {
+                base_url: Some("https://127.0.0.1:9999/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "localhost name",
+            ProvisioningInput {
+                base_url: Some("https://localhost/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "private range",
+            ProvisioningInput {
+                base_url: Some("https://10.1.2.3/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "cloud metadata",
+            ProvisioningInput {
+                base_url: Some("https://169.254.169.254/latest".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "ipv6 loopback",
+            ProvisioningInput {
+                base_url: Some("https://[::1]/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
+            "ipv6 unique local",
+            ProvisioningInput {
+                base_url: Some("https://[fc00::1]/scim/v2".into()),
+                ..enable(&[], &[])
+            },
+        ),
+        (
             "credentials in url",
             ProvisioningInput {
                 base_url: Some("https://u:p@scim.example.com/v2".into()),
@@ -361,18 +410,35 @@ both_backends!(validation_refuses_bad_input, |env| {
             .unwrap()
             .is_none()
     );
-    // Loopback over http is fine, and so is saving a disabled configuration without credentials.
-    s.put_provisioning(
-        &a,
-        &inst.id,
-        &app_id,
-        ProvisioningInput {
-            base_url: Some("http://127.0.0.1:9999/scim/v2".into()),
-            ..enable(&[], &[])
-        },
-    )
-    .await
-    .unwrap();
+    // A public https target is fine, and so is saving a disabled configuration without
+    // credentials.
+    s.put_provisioning(&a, &inst.id, &app_id, enable(&[], &[]))
+        .await
+        .unwrap();
+    // Loopback over http only where private network targets are allowed (tests, demos); the
+    // same URL needs the token again (a stored secret never follows a URL change).
+    let loopback = ProvisioningInput {
+        base_url: Some("http://127.0.0.1:9999/scim/v2".into()),
+        ..ProvisioningInput::default()
+    };
+    assert!(matches!(
+        env.services
+            .put_provisioning(&a, &inst.id, &app_id, loopback.clone())
+            .await,
+        Err(Error::Invalid(ref i)) if i.field == "auth.access_token"
+    ));
+    env.services
+        .put_provisioning(
+            &a,
+            &inst.id,
+            &app_id,
+            ProvisioningInput {
+                auth: bearer(TOKEN),
+                ..loopback
+            },
+        )
+        .await
+        .unwrap();
     let app2 = app(&s, &inst, idaas::marketplace::SAML2_STANDARD).await;
     s.put_provisioning(
         &a,
@@ -986,7 +1052,23 @@ async fn run_api_and_console(idp: crate::signin::Idp) {
             ("map_lower_0", "1".to_owned()),
         ]
     };
-    let ok = form("https://other.example.com/scim/v2");
+    // A new base URL with the token left blank: refused (a stored token never follows a URL
+    // change), nothing changed.
+    let moved = form("https://other.example.com/scim/v2");
+    let moved_refs: Vec<(&str, &str)> = moved.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = b.post(&tab_path, &moved_refs).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("entered again"), "{}", refused.body);
+    assert_eq!(
+        s.get_provisioning(&idp.iid, &app_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .base_url,
+        "https://sso.example.com/scim/v2"
+    );
+    // The same URL with the token left blank: saved, the token kept.
+    let ok = form("https://sso.example.com/scim/v2");
     let ok_refs: Vec<(&str, &str)> = ok.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let saved = b.post(&tab_path, &ok_refs).await;
     assert_eq!(saved.status, 303, "{}", saved.body);
@@ -995,7 +1077,7 @@ async fn run_api_and_console(idp: crate::signin::Idp) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(cfg.base_url, "https://other.example.com/scim/v2");
+    assert_eq!(cfg.base_url, "https://sso.example.com/scim/v2");
     assert_eq!(cfg.max_attempts, 6);
     assert_eq!(cfg.attribute_mapping.len(), 1);
     // The token left blank was kept.

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use idaas::Clock as _;
 use idaas::provisioning::full_sync;
+use idaas::store::outbox::{self, Completion, Failure, OutboxKey};
 use idaas::store::sync_job::{self, SyncJob, SyncJobItem};
 
 use crate::scim_target::{OAuth, ScimTarget, TOKEN, TokenMethod};
@@ -36,6 +37,14 @@ struct Opts {
     enable: bool,
     /// `auth` of the configuration (default: the target's static bearer token).
     auth: Option<Value>,
+    /// `provisioning_lease_secs` (default 15).
+    lease_secs: u64,
+    /// `provisioning_http_timeout_ms` (default 700).
+    http_timeout_ms: u64,
+    /// The application's template (default Cloud SSO).
+    template: &'static str,
+    /// `provisioning_poll_ms` (default 50).
+    poll_ms: u64,
 }
 
 impl Default for Opts {
@@ -46,6 +55,10 @@ impl Default for Opts {
             max_attempts: 8,
             enable: true,
             auth: None,
+            lease_secs: 15,
+            http_timeout_ms: 700,
+            template: "apt_cloudsso_saml",
+            poll_ms: 50,
         }
     }
 }
@@ -190,8 +203,9 @@ async fn setup(backend: Backend, opts: Opts) -> Option<P> {
     let srv = TestServer::start_with(backend, |c| {
         c.provisioning_backoff_base_ms = 50;
         c.provisioning_backoff_cap_ms = 400;
-        c.provisioning_http_timeout_ms = 700;
-        c.provisioning_poll_ms = 50;
+        c.provisioning_http_timeout_ms = opts.http_timeout_ms;
+        c.provisioning_poll_ms = opts.poll_ms;
+        c.provisioning_lease_secs = opts.lease_secs;
     })
     .await?;
     let (iid, token) = srv.instance_with_token("Acme").await;
@@ -209,7 +223,7 @@ async fn setup(backend: Backend, opts: Opts) -> Option<P> {
     let app = p
         .ok(p
             .api(Method::POST, "/apps")
-            .json(&json!({ "template_id": "apt_cloudsso_saml" })))
+            .json(&json!({ "template_id": opts.template })))
         .await;
     p.app = app["id"].as_str().unwrap().to_owned();
     let ou = p
@@ -959,8 +973,38 @@ async fn aws_profile_never_sends_patch_replace_and_reads_members_by_filter() {
         0,
         "{job}"
     );
+    // Deprovisioning by disable: a PUT of the full user with active=false (no PATCH replace).
+    p.configure(
+        &Opts {
+            aws: true,
+            mode: "disable",
+            ..Opts::default()
+        },
+        true,
+    )
+    .await;
+    p.drained().await;
+    // The remote externalId is the IDaaS user id.
+    let u001 = p.target.user_by_name("u001").unwrap()["externalId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let puts_before = p.target.count("PUT", "/scim/v2/Users");
+    p.ok(p.api(Method::DELETE, &format!("/users/{u001}/org-units/{}", p.ou)))
+        .await;
+    wait("u001 disabled", || async {
+        p.target
+            .user_by_name("u001")
+            .is_some_and(|u| u["active"] == false)
+    })
+    .await;
+    p.drained().await;
+    assert!(p.target.count("PUT", "/scim/v2/Users") > puts_before);
+    let disabled = p.target.user_by_name("u001").unwrap();
+    assert_eq!(disabled["displayName"], "u001 Example", "{disabled}");
+    assert_eq!(disabled["externalId"], u001.as_str(), "{disabled}");
     for l in p.target.log() {
-        if l.method == "PATCH" && l.path.contains("/Groups") {
+        if l.method == "PATCH" {
             for op in l.body["Operations"].as_array().unwrap() {
                 assert_ne!(
                     op["op"].as_str().unwrap().to_lowercase(),
@@ -1377,4 +1421,708 @@ async fn maintenance_retention_and_stale_jobs_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn maintenance_retention_and_stale_jobs_postgres() {
     maintenance_retention_and_stale_jobs(Backend::Postgres).await;
+}
+
+/// Leases at the store level: a row leased by a dead owner is claimable once the lease expired
+/// (not before); the new owner's renewal keeps it; the old owner can neither renew, complete nor
+/// fail it; `complete` by the owner deletes it, or releases it when the object changed meanwhile.
+async fn outbox_lease_owner(backend: Backend) {
+    let Some(p) = setup(
+        backend,
+        Opts {
+            enable: false,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let s = &p.srv.services;
+    let key = OutboxKey {
+        app_id: &p.app,
+        object_type: "user",
+        object_id: "user_lease_test",
+    };
+    let t = s.now();
+    let mut conn = s.store.read().await.unwrap();
+    outbox::enqueue(&mut conn, key, t).await.unwrap();
+    let dead = outbox::claim(&mut conn, key, t, t + 15, "dead-node-1")
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!(dead.lease_owner.as_deref(), Some("dead-node-1"));
+    assert_eq!(dead.lease_until, Some(t + 15));
+    // Live lease: nobody else gets it.
+    for at in [t, t + 5, t + 15] {
+        assert!(
+            outbox::claim(&mut conn, key, at, at + 15, "live-node-1")
+                .await
+                .unwrap()
+                .is_none(),
+            "claimed at +{}",
+            at - t
+        );
+    }
+    // The dead owner never renewed: claimable one second after the lease.
+    let live = outbox::claim(&mut conn, key, t + 16, t + 31, "live-node-1")
+        .await
+        .unwrap()
+        .expect("claimable after the lease");
+    assert_eq!(live.lease_owner.as_deref(), Some("live-node-1"));
+    // The old owner lost it: no renewal, no completion, no failure recorded.
+    assert!(
+        outbox::renew(&mut conn, "dead-node-1", t + 40)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        outbox::complete(&mut conn, key, live.change_seq, "dead-node-1")
+            .await
+            .unwrap(),
+        Completion::NotOwner
+    );
+    assert_eq!(
+        outbox::fail(
+            &mut conn,
+            key,
+            live.change_seq,
+            1,
+            t + 100,
+            "boom",
+            false,
+            t + 17,
+            "dead-node-1"
+        )
+        .await
+        .unwrap(),
+        Failure::NotOwner
+    );
+    assert!(
+        !outbox::release(&mut conn, key, "dead-node-1")
+            .await
+            .unwrap()
+    );
+    let row = outbox::get(&mut conn, key)
+        .await
+        .unwrap()
+        .expect("row kept");
+    assert_eq!(row.lease_owner.as_deref(), Some("live-node-1"));
+    assert_eq!(row.lease_until, Some(t + 31));
+    assert_eq!((row.attempts, row.last_error.clone()), (0, None));
+    // The live owner renews (one statement for all it holds): still its own past the first lease.
+    let held = outbox::renew(&mut conn, "live-node-1", t + 45)
+        .await
+        .unwrap();
+    assert_eq!(
+        held,
+        vec![(
+            p.app.clone(),
+            "user".to_owned(),
+            "user_lease_test".to_owned()
+        )]
+    );
+    assert!(
+        outbox::claim(&mut conn, key, t + 40, t + 55, "intruder")
+            .await
+            .unwrap()
+            .is_none(),
+        "a renewed lease is kept"
+    );
+    // The object changed meanwhile: completing releases the lease and keeps the row due.
+    outbox::enqueue(&mut conn, key, t + 41).await.unwrap();
+    assert_eq!(
+        outbox::complete(&mut conn, key, live.change_seq, "live-node-1")
+            .await
+            .unwrap(),
+        Completion::Changed
+    );
+    let row = outbox::get(&mut conn, key)
+        .await
+        .unwrap()
+        .expect("row kept");
+    assert_eq!((row.lease_until, row.lease_owner), (None, None));
+    // A fresh claim, then completion by the owner deletes it.
+    let again = outbox::claim(&mut conn, key, t + 42, t + 57, "live-node-2")
+        .await
+        .unwrap()
+        .expect("claimable once released");
+    assert_eq!(
+        outbox::complete(&mut conn, key, again.change_seq, "live-node-2")
+            .await
+            .unwrap(),
+        Completion::Deleted
+    );
+    assert!(outbox::get(&mut conn, key).await.unwrap().is_none());
+    // release_owned drops a batch's remaining leases.
+    outbox::enqueue(&mut conn, key, t + 43).await.unwrap();
+    outbox::claim(&mut conn, key, t + 43, t + 58, "batch-9")
+        .await
+        .unwrap()
+        .expect("claimable");
+    assert_eq!(
+        outbox::release_owned(&mut conn, "batch-9").await.unwrap(),
+        1
+    );
+    assert!(
+        outbox::claim(&mut conn, key, t + 44, t + 59, "batch-10")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    drop(conn);
+    p.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_lease_owner_sqlite() {
+    outbox_lease_owner(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_lease_owner_postgres() {
+    outbox_lease_owner(Backend::Postgres).await;
+}
+
+/// The worker with a 3-second lease: a row a crashed node had claimed is delivered once its lease
+/// expires (and not before); a request slower than the lease does not lose the lease on a live
+/// node (the worker renews it while it waits: another node cannot claim it), and the object is
+/// created exactly once.
+async fn worker_renews_and_takes_over(backend: Backend) {
+    let Some(p) = setup(
+        backend,
+        Opts {
+            enable: false,
+            lease_secs: 3,
+            http_timeout_ms: 8_000,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let s = &p.srv.services;
+    // A crashed node claimed the row of `orphan` just before dying.
+    let orphan = p.user("orphan", true).await;
+    let key = OutboxKey {
+        app_id: &p.app,
+        object_type: "user",
+        object_id: &orphan,
+    };
+    let t = s.now();
+    {
+        let mut conn = s.store.read().await.unwrap();
+        outbox::enqueue(&mut conn, key, t).await.unwrap();
+        outbox::claim(&mut conn, key, t, t + 3, "crashed-node-0")
+            .await
+            .unwrap()
+            .expect("claimable");
+    }
+    p.configure(&Opts::default(), true).await;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        p.target.user_by_name("orphan").is_none(),
+        "delivered before the dead node's lease expired"
+    );
+    wait("the orphaned row is delivered after its lease", || async {
+        p.target.user_by_name("orphan").is_some()
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    p.drained().await;
+
+    // A slow target: every request of the next delivery takes 5 s (> the 3-second lease). One
+    // change (one outbox row, one batch): the lease must outlive the requests.
+    let slow = p.user("slow", true).await;
+    p.drained().await;
+    {
+        let mut f = p.target.faults();
+        f.delay = 3;
+        f.delay_ms = 5_000;
+    }
+    let writes_before = writes(&p.target);
+    p.ok(p
+        .api(Method::PATCH, &format!("/users/{slow}"))
+        .json(&json!({ "display_name": "Slow Renamed" })))
+        .await;
+    let key = OutboxKey {
+        app_id: &p.app,
+        object_type: "user",
+        object_id: &slow,
+    };
+    let leased = wait_for("the slow row is claimed", || async {
+        let mut conn = s.store.read().await.unwrap();
+        outbox::get(&mut conn, key)
+            .await
+            .unwrap()
+            .filter(|e| e.lease_owner.is_some() && e.lease_until.is_some())
+    })
+    .await;
+    let owner = leased.lease_owner.clone().unwrap();
+    let first_until = leased.lease_until.unwrap();
+    // Past the first lease, while the request is still running: renewed, never claimable.
+    tokio::time::sleep(Duration::from_millis(4_500)).await;
+    {
+        let mut conn = s.store.read().await.unwrap();
+        let now = s.now();
+        let e = outbox::get(&mut conn, key)
+            .await
+            .unwrap()
+            .expect("still being delivered");
+        assert_eq!(e.lease_owner.as_deref(), Some(owner.as_str()), "{e:?}");
+        let until = e.lease_until.unwrap();
+        assert!(
+            until > first_until && until >= now,
+            "lease renewed: {e:?} at {now}"
+        );
+        assert!(
+            outbox::claim(&mut conn, key, now, now + 3, "other-node")
+                .await
+                .unwrap()
+                .is_none(),
+            "another node took a live lease"
+        );
+    }
+    wait("the slow change arrives", || async {
+        p.target
+            .user_by_name("slow")
+            .is_some_and(|u| u["displayName"] == "Slow Renamed")
+    })
+    .await;
+    p.drained().await;
+    assert_eq!(writes(&p.target) - writes_before, 1, "written exactly once");
+    assert_eq!(p.outbox().await["pending"], 0);
+    p.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_renews_and_takes_over_sqlite() {
+    worker_renews_and_takes_over(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_renews_and_takes_over_postgres() {
+    worker_renews_and_takes_over(Backend::Postgres).await;
+}
+
+/// `fail` honours `change_seq`: a change that lands while a failing delivery is in flight keeps
+/// its reset (attempts 0, due now, not dead-lettered); only the lease is released. With the
+/// claimed `change_seq` the failure is recorded.
+async fn outbox_fail_respects_change_seq(backend: Backend) {
+    let Some(p) = setup(
+        backend,
+        Opts {
+            enable: false,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let s = &p.srv.services;
+    let key = OutboxKey {
+        app_id: &p.app,
+        object_type: "user",
+        object_id: "user_fail_seq",
+    };
+    let t = s.now();
+    let mut conn = s.store.read().await.unwrap();
+    outbox::enqueue(&mut conn, key, t).await.unwrap();
+    let claimed = outbox::claim(&mut conn, key, t, t + 15, "node-a")
+        .await
+        .unwrap()
+        .expect("claimable");
+    // An earlier failure left attempts behind; then an admin fixes the data (a new change).
+    outbox::enqueue(&mut conn, key, t + 1).await.unwrap();
+    let failed = outbox::fail(
+        &mut conn,
+        key,
+        claimed.change_seq,
+        5,
+        t + 500,
+        "HTTP 400: bad data",
+        true,
+        t + 2,
+        "node-a",
+    )
+    .await
+    .unwrap();
+    assert_eq!(failed, Failure::Changed);
+    let row = outbox::get(&mut conn, key)
+        .await
+        .unwrap()
+        .expect("row kept");
+    assert_eq!(row.state, "pending", "{row:?}");
+    assert_eq!(row.attempts, 0, "{row:?}");
+    assert_eq!(row.next_attempt_at, t + 1, "{row:?}");
+    assert_eq!(row.last_error, None, "{row:?}");
+    assert_eq!((row.lease_until, row.lease_owner.clone()), (None, None));
+    assert_eq!(row.change_seq, claimed.change_seq + 1);
+    // Claimable at once by anyone; a failure of the claimed state is recorded.
+    let again = outbox::claim(&mut conn, key, t + 1, t + 16, "node-b")
+        .await
+        .unwrap()
+        .expect("due now");
+    assert_eq!(
+        outbox::fail(
+            &mut conn,
+            key,
+            again.change_seq,
+            1,
+            t + 30,
+            "HTTP 500",
+            false,
+            t + 3,
+            "node-b"
+        )
+        .await
+        .unwrap(),
+        Failure::Recorded
+    );
+    let row = outbox::get(&mut conn, key).await.unwrap().unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.attempts, row.next_attempt_at),
+        ("pending", 1, t + 30)
+    );
+    assert_eq!(row.last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(row.lease_owner, None);
+    // Dead-lettering with the claimed change_seq still works.
+    let third = outbox::claim(&mut conn, key, t + 30, t + 45, "node-c")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        outbox::fail(
+            &mut conn,
+            key,
+            third.change_seq,
+            2,
+            t + 60,
+            "HTTP 400",
+            true,
+            t + 31,
+            "node-c"
+        )
+        .await
+        .unwrap(),
+        Failure::Recorded
+    );
+    assert_eq!(
+        outbox::get(&mut conn, key).await.unwrap().unwrap().state,
+        "dead"
+    );
+    drop(conn);
+    p.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_fail_respects_change_seq_sqlite() {
+    outbox_fail_respects_change_seq(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_fail_respects_change_seq_postgres() {
+    outbox_fail_respects_change_seq(Backend::Postgres).await;
+}
+
+/// A group POST the target accepted but answered after the client time-out, on a target that
+/// allows duplicate displayNames: the retry finds the group (by externalId) and adopts it instead
+/// of POSTing a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_create_is_idempotent_after_a_lost_answer() {
+    let Some(p) = setup(
+        Backend::Sqlite,
+        Opts {
+            enable: false,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    p.target
+        .inner
+        .duplicate_group_names
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    {
+        let mut f = p.target.faults();
+        f.late_answer = 2;
+        f.late_answer_ms = 1_500;
+        f.only_method = Some(Method::POST);
+    }
+    p.configure(&Opts::default(), true).await;
+    wait("both groups on the target", || async {
+        p.target.group_by_name("Engineering").is_some() && p.target.group_by_name("Ops").is_some()
+    })
+    .await;
+    p.drained().await;
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    p.drained().await;
+    let groups = p.target.groups();
+    let names: Vec<&str> = groups
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups.len(), 2, "duplicates created: {names:?}");
+    assert_eq!(p.target.count("POST", "/scim/v2/Groups"), 2);
+    assert_eq!(p.outbox().await["dead"], 0);
+    // The adopted groups are ours: a member added later arrives in the one group.
+    let amy = p.user("amy", true).await;
+    p.join(&p.eng, &amy).await;
+    wait("amy in Engineering", || async {
+        p.target.member_names("Engineering") == vec!["amy".to_owned()]
+    })
+    .await;
+    assert_eq!(p.target.groups().len(), 2);
+    p.srv.stop().await;
+}
+
+/// Adopting a group on the AWS profile (members never returned in answers): its current members
+/// are read by filter, stale ones are removed, and only the members actually added are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_adoption_reads_members_and_counts_what_was_sent() {
+    let Some(p) = setup(
+        Backend::Sqlite,
+        Opts {
+            aws: true,
+            enable: false,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    // alice and carol exist remotely already, both in a remote "Engineering"; locally alice and
+    // bob are in Engineering, carol is not.
+    let alice_rid = p
+        .target
+        .seed_user(json!({ "userName": "alice", "active": true }));
+    let carol_rid = p
+        .target
+        .seed_user(json!({ "userName": "carol", "active": true }));
+    {
+        let mut d = p.target.inner.data.lock().unwrap();
+        d.groups.insert(
+            "gpre".into(),
+            json!({ "id": "gpre", "displayName": "Engineering",
+                    "members": [{ "value": alice_rid }, { "value": carol_rid }] }),
+        );
+    }
+    let alice = p.user("alice", true).await;
+    let bob = p.user("bob", true).await;
+    p.user("carol", true).await;
+    p.join(&p.eng, &alice).await;
+    p.join(&p.eng, &bob).await;
+    // Users first, then the groups (as a batch with all of them would order them).
+    p.configure(
+        &Opts {
+            aws: true,
+            ..Opts::default()
+        },
+        true,
+    )
+    .await;
+    wait("Engineering adopted with alice and bob only", || async {
+        p.target.member_names("Engineering") == vec!["alice".to_owned(), "bob".to_owned()]
+    })
+    .await;
+    p.drained().await;
+    let eng: Vec<Value> = p
+        .target
+        .groups()
+        .into_iter()
+        .filter(|g| g["displayName"] == "Engineering")
+        .collect();
+    assert_eq!(eng.len(), 1);
+    assert_eq!(eng[0]["id"], "gpre");
+    let jobs = p.ok(p.prov(Method::GET, "/sync-jobs?limit=500")).await;
+    let sum = |kind: &str, what: &str| -> i64 {
+        jobs.as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["counts"][kind][what].as_i64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(sum("group", "bound"), 1, "{jobs}");
+    assert_eq!(
+        sum("group_member", "created"),
+        1,
+        "only bob was added: {jobs}"
+    );
+    assert_eq!(
+        sum("group_member", "deleted"),
+        1,
+        "carol was removed: {jobs}"
+    );
+    p.srv.stop().await;
+}
+
+/// A username rename against a target that keeps userName immutable: detected from the 400
+/// `mutability` answer (standard template) or known up front (Cloud SSO template); the remote
+/// account is replaced (deleted, created under the new name), its group memberships restored,
+/// and the sync record says `updated` with a note.
+async fn username_rename_on_immutable_target(template: &'static str) {
+    let Some(p) = setup(
+        Backend::Sqlite,
+        Opts {
+            template,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    p.target
+        .inner
+        .immutable_user_name
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let zed = p.user("zed", true).await;
+    p.join(&p.eng, &zed).await;
+    p.join(&p.ops, &zed).await;
+    wait("zed pushed into both groups", || async {
+        p.target.member_names("Engineering") == vec!["zed".to_owned()]
+            && p.target.member_names("Ops") == vec!["zed".to_owned()]
+    })
+    .await;
+    p.drained().await;
+    let old_rid = p.target.user_by_name("zed").unwrap()["id"].clone();
+    p.ok(p
+        .api(Method::PATCH, &format!("/users/{zed}"))
+        .json(&json!({ "username": "zoe" })))
+        .await;
+    wait("renamed to zoe, back in both groups", || async {
+        p.target.user_by_name("zoe").is_some()
+            && p.target.member_names("Engineering") == vec!["zoe".to_owned()]
+            && p.target.member_names("Ops") == vec!["zoe".to_owned()]
+    })
+    .await;
+    p.drained().await;
+    assert!(p.target.user_by_name("zed").is_none());
+    assert_eq!(p.target.users().len(), 1);
+    let zoe = p.target.user_by_name("zoe").unwrap();
+    assert_ne!(zoe["id"], old_rid);
+    assert_eq!(zoe["externalId"], zed.as_str());
+    assert_eq!(p.outbox().await["dead"], 0);
+    let refused = p
+        .target
+        .log()
+        .iter()
+        .filter(|l| l.method == "PUT" && l.status == 400)
+        .count();
+    if template == "apt_cloudsso_saml" {
+        assert_eq!(refused, 0, "known immutable: no PUT is tried");
+    } else {
+        assert_eq!(refused, 1, "the 400 mutability is the signal");
+    }
+    let jobs = p.ok(p.prov(Method::GET, "/sync-jobs?limit=500")).await;
+    let mut noted = Vec::new();
+    for j in jobs.as_array().unwrap() {
+        for it in p.items(j, "").await {
+            if it["object_id"] == zed.as_str() && it["action"] == "updated" {
+                noted.push(it["error"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+    }
+    assert!(
+        noted.iter().any(|n| n.contains("from zed to zoe")),
+        "{noted:?}"
+    );
+    p.srv.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_rename_detected_by_mutability_error() {
+    username_rename_on_immutable_target("apt_saml2_standard").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_rename_known_immutable_cloud_sso() {
+    username_rename_on_immutable_target("apt_cloudsso_saml").await;
+}
+
+/// An application deleted while one of its deliveries is in flight: the pass delivering it drops
+/// the result quietly (no foreign-key failure, no sync record, no outbox row resurrected) and
+/// succeeds; nothing is removed remotely. The background worker polls once a minute here, so the
+/// test's own pass is the one that delivers the row it enqueued (without a wake-up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_deleted_mid_delivery_is_skipped_cleanly() {
+    let Some(p) = setup(
+        Backend::Sqlite,
+        Opts {
+            http_timeout_ms: 8_000,
+            poll_ms: 60_000,
+            ..Opts::default()
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let yan = p.user("yan", true).await;
+    wait("yan pushed", || async {
+        p.target.user_by_name("yan").is_some()
+    })
+    .await;
+    p.drained().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = std::sync::Arc::clone(&p.srv.services);
+    // Drift, so that the delivery PUTs (slowly).
+    {
+        let mut conn = s.store.read().await.unwrap();
+        sqlx::query("UPDATE provisioning_objects SET state_hash = 'stale' WHERE object_id = $1")
+            .bind(&yan)
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let key = OutboxKey {
+            app_id: &p.app,
+            object_type: "user",
+            object_id: &yan,
+        };
+        outbox::enqueue(&mut conn, key, s.now()).await.unwrap();
+    }
+    {
+        let mut f = p.target.faults();
+        f.delay = 1;
+        f.delay_ms = 1_500;
+        f.only_method = Some(Method::PUT);
+    }
+    let puts = p.target.count("PUT", "/scim/v2/Users");
+    let s2 = std::sync::Arc::clone(&s);
+    let pass = tokio::spawn(async move { idaas::provisioning::worker::pass(&s2).await });
+    wait("yan's PUT in flight", || async {
+        p.target.faults().delay == 0
+    })
+    .await;
+    let (st, v) = send(p.api(Method::DELETE, &format!("/apps/{}", p.app))).await;
+    assert!((200..300).contains(&st), "{st}: {v}");
+    let claimed = pass.await.unwrap().expect("the pass succeeds");
+    assert_eq!(claimed, 1);
+    assert_eq!(p.target.count("PUT", "/scim/v2/Users"), puts + 1);
+    let mut conn = s.store.read().await.unwrap();
+    for table in ["provisioning_outbox", "sync_jobs", "provisioning_objects"] {
+        let n: i64 = sqlx::Row::get(
+            &sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE app_id = $1"
+            )))
+            .bind(&p.app)
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap(),
+            "n",
+        );
+        assert_eq!(n, 0, "{table}");
+    }
+    drop(conn);
+    // Nothing is removed remotely.
+    assert!(p.target.user_by_name("yan").is_some());
+    p.srv.stop().await;
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,10 @@ pub struct Faults {
     pub only_method: Option<Method>,
     /// Every write answers 400 (a non-retryable error).
     pub reject_writes: bool,
+    /// The next N requests (subject to `only_method`) are processed, then answered only after
+    /// `late_answer_ms` (a client time-out after the target accepted the change).
+    pub late_answer: u32,
+    pub late_answer_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +124,10 @@ pub struct Inner {
     pub log: Mutex<Vec<Logged>>,
     /// AWS-like: no PATCH replace on groups, members never returned, pages ≤ 50.
     pub aws: bool,
+    /// Groups may share a displayName (POST never answers 409 for groups).
+    pub duplicate_group_names: AtomicBool,
+    /// userName cannot change (PUT/PATCH that changes it: 400 `mutability`), like Cloud SSO.
+    pub immutable_user_name: AtomicBool,
 }
 
 pub struct ScimTarget {
@@ -323,11 +332,31 @@ async fn handle(State(inner): State<Arc<Inner>>, req: Request) -> Response {
         .await
         .unwrap_or_default();
     let body_json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let late = {
+        let mut f = inner.faults.lock().unwrap();
+        if f.late_answer > 0 && f.only_method.as_ref().is_none_or(|m| *m == method) {
+            f.late_answer -= 1;
+            Some(f.late_answer_ms)
+        } else {
+            None
+        }
+    };
     let resp = if path == "/oauth/token" {
         token_endpoint(&inner, &method, &headers, &body)
     } else {
         process(&inner, &method, &path, &query, &headers, &body_json).await
     };
+    if let Some(ms) = late {
+        inner.log.lock().unwrap().push(Logged {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            body: body_json.clone(),
+            status: resp.status().as_u16(),
+        });
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        return resp;
+    }
     inner.log.lock().unwrap().push(Logged {
         method: method.to_string(),
         path: path.clone(),
@@ -434,7 +463,8 @@ async fn process(
                         .is_some_and(|k| k.eq_ignore_ascii_case(&key))
                 })
             };
-            if taken {
+            let duplicates_ok = !is_users && inner.duplicate_group_names.load(Ordering::SeqCst);
+            if taken && !duplicates_ok {
                 return error(StatusCode::CONFLICT, Some("uniqueness"), "already exists");
             }
             d.next += 1;
@@ -525,6 +555,18 @@ async fn process(
                     } else {
                         &mut d.groups
                     };
+                    if is_users
+                        && inner.immutable_user_name.load(Ordering::SeqCst)
+                        && coll[&id]["userName"]
+                            .as_str()
+                            .is_some_and(|old| !old.eq_ignore_ascii_case(&key))
+                    {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            Some("mutability"),
+                            "userName is immutable",
+                        );
+                    }
                     if coll.iter().any(|(k, r)| {
                         *k != id
                             && r[key_attr]
