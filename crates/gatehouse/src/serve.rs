@@ -38,6 +38,11 @@ pub struct ServeArgs {
     /// Argon2id iterations.
     #[arg(long, env = "GATEHOUSE_ARGON2_ITERATIONS")]
     pub argon2_iterations: Option<u32>,
+    /// Allow private network targets: SP metadata fetches, SCIM provisioning and OAuth token
+    /// requests may then reach loopback, private and link-local addresses, over plain http too.
+    /// For tests and local trials only: off, outgoing requests go to public addresses only.
+    #[arg(long, env = "GATEHOUSE_ALLOW_PRIVATE_TARGETS")]
+    pub allow_private_targets: bool,
 }
 
 /// Why the master key could not be loaded.
@@ -116,6 +121,13 @@ pub async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     );
     config.secure_cookies = !args.insecure_cookies;
     config.trusted_proxies = args.trusted_proxies.clone();
+    config.metadata_fetch_allow_private = args.allow_private_targets;
+    if args.allow_private_targets {
+        tracing::warn!(
+            "private network targets allowed: metadata fetches and provisioning may reach \
+             loopback and private addresses"
+        );
+    }
     if let Some(secs) = args.key_publish_min_secs {
         config.key_publish_min_secs = secs;
     }

@@ -86,12 +86,15 @@ pub async fn run(args: UpArgs) -> Result<(), UpError> {
     let idaas_base = format!("http://{}", display_addr(idaas_addr));
     let db_url = format!("sqlite://{}?mode=rwc", dir.join("idaas.db").display());
     let mut config = idaas::Config::new(idaas_addr, idaas_base.clone(), db_url, master_key);
-    // Plain-HTTP localhost demo: cookies cannot be `Secure`, and the demo SP is on loopback.
+    // Plain-HTTP localhost demo: cookies cannot be `Secure`, and the demo SP and the SCIM target
+    // (Cloud SSO, provisioned over http://127.0.0.1) are on loopback: private network targets
+    // allowed.
     config.secure_cookies = false;
     config.metadata_fetch_allow_private = true;
     tracing::warn!(
-        "demo mode: SP metadata may be fetched from private and loopback addresses and cookies \
-         are not Secure; use `gatehouse serve` for anything but a local trial"
+        "demo mode: SP metadata fetches and SCIM provisioning may reach private and loopback \
+         addresses and cookies are not Secure; use `gatehouse serve` for anything but a local \
+         trial"
     );
     let server = idaas::Server::start(config).await?;
 

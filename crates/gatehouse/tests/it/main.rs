@@ -6,6 +6,7 @@
 mod chromium;
 mod browser;
 mod browser_cloudsso;
+mod browser_sync;
 mod cli_cloudsso;
 mod cli_sync;
 mod seed;

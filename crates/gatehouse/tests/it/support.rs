@@ -304,6 +304,8 @@ impl Serve {
             .arg("--master-key-file")
             .arg(&key)
             .arg("--insecure-cookies")
+            // The SCIM target (Cloud SSO) runs in-process on 127.0.0.1.
+            .arg("--allow-private-targets")
             .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
             .env("GATEHOUSE_LOG", "warn")
             .stdout(Stdio::null())
