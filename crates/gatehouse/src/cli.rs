@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::cli_output::{print, query};
 use crate::client::ApiClient;
 
 /// Gatehouse: single sign-on for applications and cloud accounts.
@@ -362,11 +363,6 @@ fn demo_defaults(conn: &Connection) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// Prints a JSON value, pretty.
-pub(crate) fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-}
-
 async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
     let demo = demo_defaults(conn);
     let url = conn
@@ -482,20 +478,17 @@ async fn run_api(conn: &Connection, command: Command) -> Result<(), CliError> {
             to,
         } => {
             let p = inst()?;
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            if let Some(a) = action {
-                query.append_pair("action", &a);
-            }
-            if let Some(r) = result {
-                query.append_pair("result", &r);
-            }
-            if let Some(f) = from {
-                query.append_pair("from", &f.to_string());
-            }
-            if let Some(t) = to {
-                query.append_pair("to", &t.to_string());
-            }
-            let q = query.finish();
+            let (from, to) = (from.map(|f| f.to_string()), to.map(|t| t.to_string()));
+            let pairs: Vec<(&str, &str)> = [
+                ("action", action.as_deref()),
+                ("result", result.as_deref()),
+                ("from", from.as_deref()),
+                ("to", to.as_deref()),
+            ]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect();
+            let q = query(&pairs);
             print(
                 &api.json(Method::GET, &format!("{p}/audit-events?{q}"), None)
                     .await?,

@@ -16,6 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::cli::CliError;
+use crate::cli_output::{cell, print, query, table};
 use crate::client::ApiClient;
 
 /// How long a command waits for an asynchronous task.
@@ -223,55 +224,6 @@ fn text(v: &Value, key: &str) -> String {
     cell(&v[key])
 }
 
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) if s.is_empty() => "-".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.is_empty() => "-".into(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
-/// Renders rows as aligned columns under `headers`.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.trim_end().to_owned()
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    if rows.is_empty() {
-        out.push_str("\n(none)");
-    }
-    out
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
-    q.finish()
-}
-
 impl Directory<'_> {
     async fn get(&self, path: &str) -> Result<Value, CliError> {
         Ok(self
@@ -295,7 +247,7 @@ impl Directory<'_> {
     /// Prints a list: the JSON, or the table.
     fn list(&self, v: &Value, headers: &[&str], rows: &[Vec<String>]) {
         if self.json {
-            crate::cli::print(v);
+            print(v);
         } else {
             println!("{}", table(headers, rows));
         }
@@ -304,7 +256,7 @@ impl Directory<'_> {
     /// Prints a change: the JSON (`null` for none), or the line.
     fn done(&self, v: &Value, line: &str) {
         if self.json {
-            crate::cli::print(v);
+            print(v);
         } else {
             println!("{line}");
         }
@@ -895,7 +847,7 @@ pub async fn login_preferences(
 ) -> Result<(), CliError> {
     let show = |lp: &Value| {
         if d.json {
-            crate::cli::print(lp);
+            print(lp);
         } else {
             let masks = lp["login_network_masks"]
                 .as_array()

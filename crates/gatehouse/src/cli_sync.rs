@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::cli::CliError;
 use crate::cli_cloudsso::Directory;
+use crate::cli_output::{cell, print, table, time};
 use crate::client::ApiClient;
 
 /// Largest page the sync-record and outbox lists serve.
@@ -221,65 +222,6 @@ fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
 }
 
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => "-".into(),
-        Value::String(s) if s.is_empty() => "-".into(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.is_empty() => "-".into(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
-        other => other.to_string(),
-    }
-}
-
-/// Renders rows as aligned columns under `headers`.
-fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(c);
-            } else {
-                out.push_str(&format!("{c:<w$}  "));
-            }
-        }
-        out.trim_end().to_owned()
-    };
-    let mut out = line(headers.to_vec());
-    for row in rows {
-        out.push('\n');
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    if rows.is_empty() {
-        out.push_str("\n(none)");
-    }
-    out
-}
-
-/// A unix time as `YYYY-MM-DD HH:MM:SS` UTC (`-` when absent).
-fn time(v: &Value) -> String {
-    v.as_i64()
-        .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second()
-            )
-        })
-        .unwrap_or_else(|| "-".into())
-}
-
 /// The IDaaS admin API of one instance.
 pub struct Instance<'a> {
     /// The client.
@@ -459,7 +401,7 @@ pub async fn provisioning(inst: &Instance<'_>, cmd: ProvisioningCmd) -> Result<(
             let v = inst
                 .call(Method::GET, &format!("/apps/{id}/provisioning"), None)
                 .await?;
-            crate::cli::print(&v);
+            print(&v);
         }
         ProvisioningCmd::Set(a) => {
             let id = inst.app_id(&a.app).await?;
@@ -467,7 +409,7 @@ pub async fn provisioning(inst: &Instance<'_>, cmd: ProvisioningCmd) -> Result<(
             let current = inst.call(Method::GET, &path, None).await?;
             let body = provisioning_body(&a, &current)?;
             let v = inst.call(Method::PUT, &path, Some(&body)).await?;
-            crate::cli::print(&v);
+            print(&v);
         }
     }
     Ok(())
@@ -670,7 +612,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                 .await?;
             if no_wait {
                 if json {
-                    crate::cli::print(&job);
+                    print(&job);
                 } else {
                     println!("started {}", job_line(&job));
                 }
@@ -688,7 +630,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                 if dry_run {
                     out["plan"] = json!(plan);
                 }
-                crate::cli::print(&out);
+                print(&out);
             } else {
                 println!("{}", job_line(&job));
                 if dry_run {
@@ -712,7 +654,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                 )
                 .await?;
             if json {
-                crate::cli::print(&v);
+                print(&v);
                 return Ok(());
             }
             let rows: Vec<Vec<String>> = v
@@ -775,7 +717,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                 if let Some(l) = list {
                     out["items"] = json!(l);
                 }
-                crate::cli::print(&out);
+                print(&out);
                 return Ok(());
             }
             println!("{}", job_line(&v));
@@ -818,7 +760,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
             }
             if json {
                 page["items"] = json!(entries);
-                crate::cli::print(&page);
+                print(&page);
                 return Ok(());
             }
             println!(
@@ -868,7 +810,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                     .call(Method::POST, &format!("{p}/retry-dead"), None)
                     .await?;
                 if json {
-                    crate::cli::print(&v);
+                    print(&v);
                 } else {
                     println!("retrying {} dead entries", cell(&v["retried"]));
                 }
@@ -886,7 +828,7 @@ pub async fn sync(inst: &Instance<'_>, args: SyncArgs) -> Result<(), CliError> {
                 .call(Method::POST, &format!("{p}/{t}/{o}/retry"), None)
                 .await?;
             if json {
-                crate::cli::print(&v);
+                print(&v);
             } else {
                 println!(
                     "retrying {t} {o} now ({} attempts so far)",
@@ -918,7 +860,7 @@ const CREDENTIAL_HEADERS: [&str; 6] = ["ID", "TYPE", "STATUS", "CREATED", "EXPIR
 /// Prints a credential with its secret (create, rotate): the only time it can be shown.
 fn print_secret(d: &Directory<'_>, v: &Value, created: &Value, verb: &str) {
     if d.json {
-        crate::cli::print(v);
+        print(v);
         return;
     }
     println!(
@@ -941,7 +883,7 @@ async fn credential_status(d: &Directory<'_>, id: &str, status: &str) -> Result<
         )
         .await?;
     if d.json {
-        crate::cli::print(&v);
+        print(&v);
     } else {
         println!("SCIM credential {id}: {}", cell(&v["status"]));
     }
@@ -979,7 +921,7 @@ pub async fn scim(d: &Directory<'_>, cmd: ScimCmd) -> Result<(), CliError> {
                 }
             };
             if d.json {
-                crate::cli::print(&v);
+                print(&v);
             } else {
                 println!("{}", status_line(&v));
             }
@@ -990,7 +932,7 @@ pub async fn scim(d: &Directory<'_>, cmd: ScimCmd) -> Result<(), CliError> {
                 CredentialsCmd::List => {
                     let v = call(Method::GET, base, None).await?;
                     if d.json {
-                        crate::cli::print(&v);
+                        print(&v);
                     } else {
                         let list = v.as_array().cloned().unwrap_or_default();
                         println!("{}", table(&CREDENTIAL_HEADERS, &credential_rows(&list)));
@@ -1015,7 +957,7 @@ pub async fn scim(d: &Directory<'_>, cmd: ScimCmd) -> Result<(), CliError> {
                 CredentialsCmd::Delete { id } => {
                     call(Method::DELETE, format!("{base}/{id}"), None).await?;
                     if d.json {
-                        crate::cli::print(&Value::Null);
+                        print(&Value::Null);
                     } else {
                         println!("deleted SCIM credential {id}");
                     }

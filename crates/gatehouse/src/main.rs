@@ -4,6 +4,7 @@
 
 mod cli;
 mod cli_cloudsso;
+mod cli_output;
 mod cli_sync;
 mod client;
 mod demo_cloud;

@@ -92,6 +92,9 @@ pub fn router(state: AppState) -> Router {
         // ----------------------------
         .merge(crate::scim::router()) // SCIM 2.0 server at /scim/v2 (own body limits)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            web::http::close_after_payload_too_large,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,8 +1,8 @@
 //! SAML endpoints: the ACS (`POST /saml/acs/{acs_uuid}`, a cross-site POST authenticated by the
 //! signed Response itself, so no CSRF token) and the SP metadata download.
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,26 +30,44 @@ struct AcsForm {
     relay_state: Option<String>,
 }
 
-/// The ACS. A form axum cannot read (a body above `max_body_bytes`, a wrong content type, no
-/// `SAMLResponse`) is refused with its own status and audited like every other refusal.
+/// The ACS. A form that cannot be read (a body above `max_body_bytes`, a wrong content type, no
+/// `SAMLResponse`) is refused with its own status and audited like every other refusal. An
+/// oversized body is drained (bounded) first, so the browser gets the refusal page.
 async fn acs(
     State(state): State<AppState>,
     Path(acs_uuid): Path<String>,
     ClientIp(ip): ClientIp,
-    form: Result<Form<AcsForm>, FormRejection>,
+    req: Request,
 ) -> Response {
-    let form = match form {
-        Ok(Form(form)) => form,
-        Err(rejection) => {
-            let status = rejection.status();
-            let reason = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                format!(
-                    "request body above the {} byte limit",
-                    state.config.max_body_bytes
+    let (parts, body) = req.into_parts();
+    let limit = state.config.max_body_bytes;
+    let read: Result<AcsForm, (StatusCode, String)> =
+        match web::http::read_body_limited(&parts.headers, body, limit).await {
+            Ok(bytes) => {
+                match Form::<AcsForm>::from_request(
+                    Request::from_parts(parts, Body::from(bytes)),
+                    &(),
                 )
-            } else {
-                format!("unreadable form: {}", rejection.body_text())
-            };
+                .await
+                {
+                    Ok(Form(form)) => Ok(form),
+                    Err(rejection) => Err((
+                        rejection.status(),
+                        format!("unreadable form: {}", rejection.body_text()),
+                    )),
+                }
+            }
+            Err(web::http::BodyReadError::TooLarge(_)) => Err((
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body above the {limit} byte limit"),
+            )),
+            Err(e @ web::http::BodyReadError::Read(_)) => {
+                Err((StatusCode::BAD_REQUEST, e.to_string()))
+            }
+        };
+    let form = match read {
+        Ok(form) => form,
+        Err((status, reason)) => {
             tracing::info!(%reason, "ACS refused a request");
             state
                 .audit_acs_refusal(&acs_uuid, ip.as_deref(), &reason)

@@ -12,7 +12,7 @@ use ::scim::bulk::{
     resolve_bulk_ids, resolve_bulk_path,
 };
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 
 use super::{
     BULK_MAX_OPERATIONS, BULK_MAX_PAYLOAD, Ctx, Outcome, ScimAuth, ScimErr, St, groups, read_json,
@@ -178,16 +178,6 @@ pub async fn http_bulk(
 ) -> Result<Outcome, ScimErr> {
     let body = read_json(&headers, body, BULK_MAX_PAYLOAD).await?;
     let req = BulkRequest::from_json_limited(&body, BULK_MAX_OPERATIONS)?;
-    let ctx = Ctx {
-        services: &st.0.services,
-        principal: &auth.principal,
-        source_ip: auth.source_ip.clone(),
-    };
-    let resp = process(&ctx, &req).await;
-    Ok(Outcome {
-        status: StatusCode::OK,
-        body: Some(resp.to_json()),
-        etag: None,
-        location: None,
-    })
+    let resp = process(&Ctx::of(&st, &auth), &req).await;
+    Ok(Outcome::ok(resp.to_json()))
 }

@@ -13,21 +13,20 @@
 use std::collections::HashSet;
 
 use ::scim::ScimError;
-use ::scim::list::{ListQuery, ListResponse, SortOrder};
+use ::scim::list::ListQuery;
 use ::scim::patch::{PatchOp, PatchOpKind, PatchRequest, apply_patch};
 use ::scim::path::PatchPath;
-use ::scim::projection::project;
 use ::scim::schema::{ResourceSchema, ValidateMode, validate_resource};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::filter_sql::{self, Resource};
+use super::filter_sql::Resource;
 use super::mapping::{self, GroupFields};
-use super::users::project_outcome;
 use super::{
-    Ctx, IdPath, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match, if_match,
-    parse_query, read_json, scim_error, wants,
+    Ctx, IdPath, ListPlan, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match,
+    if_match, list_response, parse_query, project_outcome, read_json, record, refuse_if_referenced,
+    scim_error, wants,
 };
 use crate::audit::NewAuditEvent;
 use crate::directory::prefixed_id;
@@ -46,18 +45,16 @@ fn outcome(
     members: &[sql::MemberRef],
 ) -> Outcome {
     let base = ctx.scim_base();
-    Outcome {
+    Outcome::resource(
         status,
-        body: Some(mapping::group_json(row, members, &base)),
-        etag: Some(mapping::etag(row.version)),
-        location: Some(format!("{base}/Groups/{}", row.id)),
-    }
+        mapping::group_json(row, members, &base),
+        row.version,
+        format!("{base}/Groups/{}", row.id),
+    )
 }
 
 fn audit(ctx: &Ctx<'_>, verb: &str, group_id: &str, detail: Value) -> NewAuditEvent {
-    NewAuditEvent::new(Some(ctx.directory_id()), &ctx.actor(), "group", verb)
-        .target("group", group_id)
-        .detail(detail)
+    ctx.audit("group", verb, group_id, detail)
 }
 
 /// 400 invalidValue unless every id is a user of the directory.
@@ -117,9 +114,7 @@ async fn sync_members(
                 group_id,
                 json!({ "user_id": uid, "via": "scim" }),
             );
-            store::audit::append(conn, &ev, now)
-                .await
-                .map_err(scim_error)?;
+            record(conn, &ev, now).await?;
         }
     }
     for m in current.iter().filter(|m| !want.contains(m.id.as_str())) {
@@ -144,9 +139,7 @@ async fn sync_members(
                 group_id,
                 json!({ "user_id": m.id, "via": "scim" }),
             );
-            store::audit::append(conn, &ev, now)
-                .await
-                .map_err(scim_error)?;
+            record(conn, &ev, now).await?;
         }
     }
     Ok(changed)
@@ -184,9 +177,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
         &row.id,
         json!({ "group_name": row.name, "via": "scim" }),
     );
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     sync_members(&mut tx, ctx, &row.id, &[], &f.members, now).await?;
     let members = members_of(&mut tx, &row.id).await?;
     // The version counts the creation only (members were part of it).
@@ -198,7 +189,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
 /// GET /Groups/{id}.
 pub async fn get(ctx: &Ctx<'_>, id: &str, with_members: bool) -> Result<Outcome, ScimError> {
     let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
-    let row = sql::get_group(&mut conn, ctx.directory_id(), id)
+    let row = sql::GROUPS
+        .get(&mut conn, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
@@ -265,7 +257,8 @@ async fn modify(
     };
     let now = ctx.services.now();
     let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
-    let existing = sql::get_group(&mut tx, ctx.directory_id(), id)
+    let existing = sql::GROUPS
+        .get(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
@@ -306,9 +299,7 @@ async fn modify(
         detail["adopted"] = json!(true);
     }
     let ev = audit(ctx, "update", id, detail);
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     let members = members_of(&mut tx, id).await?;
     tx.commit().await.map_err(|e| scim_error(e.into()))?;
     Ok(outcome(ctx, StatusCode::OK, &row, &members))
@@ -338,24 +329,13 @@ pub async fn patch(
 pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<Outcome, ScimError> {
     let now = ctx.services.now();
     let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
-    let existing = sql::get_group(&mut tx, ctx.directory_id(), id)
+    let existing = sql::GROUPS
+        .get(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
     check_if_match(if_match, existing.version)?;
-    let refs = store::principal_references(&mut tx, id)
-        .await
-        .map_err(scim_error)?;
-    if !refs.is_empty() {
-        return Err(ScimError::new(
-            409,
-            None,
-            format!(
-                "the group still has {}; remove them in Cloud SSO first",
-                refs.join(", ")
-            ),
-        ));
-    }
+    refuse_if_referenced(&mut tx, "group", id).await?;
     let removed = sql::remove_all_members(&mut tx, id, now)
         .await
         .map_err(scim_error)?;
@@ -376,11 +356,10 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
             id,
             json!({ "user_id": uid, "via": "scim" }),
         );
-        store::audit::append(&mut tx, &ev, now)
-            .await
-            .map_err(scim_error)?;
+        record(&mut tx, &ev, now).await?;
     }
-    sql::delete_group(&mut tx, ctx.directory_id(), id)
+    sql::GROUPS
+        .delete(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?;
     let ev = audit(
@@ -389,47 +368,30 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
         id,
         json!({ "group_name": existing.name, "via": "scim" }),
     );
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     tx.commit().await.map_err(|e| scim_error(e.into()))?;
-    Ok(Outcome {
-        status: StatusCode::NO_CONTENT,
-        body: None,
-        etag: None,
-        location: None,
-    })
+    Ok(Outcome::no_content())
 }
 
 /// GET /Groups and POST /Groups/.search: a projected ListResponse.
 pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
-    let rs = ResourceSchema::group();
-    let backend = ctx.backend();
-    let filter = filter_sql::translate(q.filter.as_ref(), Resource::Group, backend, 2)?;
-    let order = filter_sql::order_by(
-        q.sort_by.as_ref(),
-        q.sort_order == SortOrder::Descending,
-        Resource::Group,
-        backend,
-    )?;
-    let limit = q
-        .count
-        .unwrap_or(super::DEFAULT_PAGE_SIZE)
-        .min(super::MAX_PAGE_SIZE);
+    let plan = ListPlan::new(ctx, q, Resource::Group)?;
     let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
-    let total = sql::count_groups(&mut conn, ctx.directory_id(), &filter)
+    let total = sql::GROUPS
+        .count(&mut conn, ctx.directory_id(), &plan.filter)
         .await
         .map_err(scim_error)?;
-    let rows = sql::list_groups(
-        &mut conn,
-        ctx.directory_id(),
-        &filter,
-        &order,
-        q.offset(),
-        limit,
-    )
-    .await
-    .map_err(scim_error)?;
+    let rows = sql::GROUPS
+        .list(
+            &mut conn,
+            ctx.directory_id(),
+            &plan.filter,
+            &plan.order_by,
+            plan.offset,
+            plan.limit,
+        )
+        .await
+        .map_err(scim_error)?;
     let mut members = if wants(q, "members") {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         sql::members_of_groups(&mut conn, &ids)
@@ -439,33 +401,11 @@ pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
         Default::default()
     };
     let base = ctx.scim_base();
-    let resources = rows
-        .iter()
-        .map(|r| {
-            let m = members.remove(&r.id).unwrap_or_default();
-            let mut v = mapping::group_json(r, &m, &base);
-            project(&mut v, &rs, &q.attributes, &q.excluded_attributes);
-            v
-        })
-        .collect();
-    Ok(ListResponse::new(resources, total, q.start_index).to_json())
-}
-
-fn ctx<'a>(st: &'a St, auth: &'a ScimAuth) -> Ctx<'a> {
-    Ctx {
-        services: &st.0.services,
-        principal: &auth.principal,
-        source_ip: auth.source_ip.clone(),
-    }
-}
-
-fn list_outcome(body: Value) -> Outcome {
-    Outcome {
-        status: StatusCode::OK,
-        body: Some(body),
-        etag: None,
-        location: None,
-    }
+    let resources = rows.iter().map(|r| {
+        let m = members.remove(&r.id).unwrap_or_default();
+        mapping::group_json(r, &m, &base)
+    });
+    Ok(list_response(q, &ResourceSchema::group(), total, resources))
 }
 
 /// Handler: POST /Groups.
@@ -478,7 +418,7 @@ pub async fn http_create(
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
     let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = create(&ctx(&st, &auth), &body).await?;
+    let o = create(&Ctx::of(&st, &auth), &body).await?;
     Ok(project_outcome(o, &q, &ResourceSchema::group()))
 }
 
@@ -491,7 +431,7 @@ pub async fn http_get(
     headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
-    let o = get(&ctx(&st, &auth), &id.0, wants(&q, "members")).await?;
+    let o = get(&Ctx::of(&st, &auth), &id.0, wants(&q, "members")).await?;
     let o = super::not_modified_if(&headers, o);
     Ok(project_outcome(o, &q, &ResourceSchema::group()))
 }
@@ -499,7 +439,7 @@ pub async fn http_get(
 /// Handler: GET /Groups.
 pub async fn http_list(st: St, auth: ScimAuth, query: Query) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), true)?;
-    Ok(list_outcome(list(&ctx(&st, &auth), &q).await?))
+    Ok(Outcome::ok(list(&Ctx::of(&st, &auth), &q).await?))
 }
 
 /// Handler: POST /Groups/.search.
@@ -511,7 +451,24 @@ pub async fn http_search(
 ) -> Result<Outcome, ScimErr> {
     let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
     let q = ListQuery::from_search_request(&body)?;
-    Ok(list_outcome(list(&ctx(&st, &auth), &q).await?))
+    Ok(Outcome::ok(list(&Ctx::of(&st, &auth), &q).await?))
+}
+
+/// PUT and PATCH: the body read as `change`, the outcome projected by the query.
+async fn http_modify(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+    change: fn(&Value) -> Change<'_>,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let ctx = Ctx::of(&st, &auth);
+    let o = modify(&ctx, &id.0, change(&body), if_match(&headers).as_deref()).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::group()))
 }
 
 /// Handler: PUT /Groups/{id}.
@@ -523,16 +480,7 @@ pub async fn http_replace(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Outcome, ScimErr> {
-    let q = parse_query(query.0.as_deref(), false)?;
-    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = replace(
-        &ctx(&st, &auth),
-        &id.0,
-        &body,
-        if_match(&headers).as_deref(),
-    )
-    .await?;
-    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+    http_modify(st, auth, id, query, headers, body, |b| Change::Replace(b)).await
 }
 
 /// Handler: PATCH /Groups/{id}.
@@ -544,16 +492,7 @@ pub async fn http_patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Outcome, ScimErr> {
-    let q = parse_query(query.0.as_deref(), false)?;
-    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = patch(
-        &ctx(&st, &auth),
-        &id.0,
-        &body,
-        if_match(&headers).as_deref(),
-    )
-    .await?;
-    Ok(project_outcome(o, &q, &ResourceSchema::group()))
+    http_modify(st, auth, id, query, headers, body, |b| Change::Patch(b)).await
 }
 
 /// Handler: DELETE /Groups/{id}.
@@ -563,5 +502,5 @@ pub async fn http_delete(
     id: IdPath,
     headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
-    Ok(delete(&ctx(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
+    Ok(delete(&Ctx::of(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
 }

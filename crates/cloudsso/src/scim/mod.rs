@@ -29,7 +29,9 @@ pub mod mapping;
 pub mod search;
 pub mod users;
 
-use ::scim::list::ListQuery;
+use ::scim::list::{ListQuery, ListResponse, SortOrder};
+use ::scim::projection::project;
+use ::scim::schema::ResourceSchema;
 use ::scim::{CONTENT_TYPE, ScimError, ScimType};
 use axum::Router;
 use axum::body::Body;
@@ -39,11 +41,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use crate::audit::Actor;
+use crate::audit::{Actor, NewAuditEvent};
 use crate::error::Error;
 use crate::http::AppState;
 use crate::scim_credential::ScimPrincipal;
 use crate::services::Services;
+use crate::store::{self, Conn, scim::SqlWhere};
 
 pub use auth::ScimAuth;
 
@@ -120,6 +123,38 @@ impl IntoResponse for Outcome {
     }
 }
 
+impl Outcome {
+    /// `200` with a body and no resource headers (lists, searches, Bulk).
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: StatusCode::OK,
+            body: Some(body),
+            etag: None,
+            location: None,
+        }
+    }
+
+    /// `204 No Content` (a deletion).
+    pub fn no_content() -> Self {
+        Self {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+            etag: None,
+            location: None,
+        }
+    }
+
+    /// One resource: its JSON, the ETag of `version` and `Location: {base}/{endpoint}/{id}`.
+    pub fn resource(status: StatusCode, body: Value, version: i64, location: String) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            etag: Some(mapping::etag(version)),
+            location: Some(location),
+        }
+    }
+}
+
 /// What every operation needs: the services, the caller, and the SCIM base URL.
 #[derive(Debug, Clone)]
 pub struct Ctx<'a> {
@@ -129,6 +164,17 @@ pub struct Ctx<'a> {
     pub principal: &'a ScimPrincipal,
     /// The caller's address (audit).
     pub source_ip: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The context of an authenticated request.
+    pub fn of(st: &'a St, auth: &'a ScimAuth) -> Self {
+        Ctx {
+            services: &st.0.services,
+            principal: &auth.principal,
+            source_ip: auth.source_ip.clone(),
+        }
+    }
 }
 
 impl Ctx<'_> {
@@ -151,6 +197,100 @@ impl Ctx<'_> {
     pub fn backend(&self) -> db::Backend {
         self.services.store.db().backend()
     }
+
+    /// An audit event of the SCIM credential on a `kind` (`user`, `group`) of this directory.
+    pub fn audit(&self, kind: &str, verb: &str, target_id: &str, detail: Value) -> NewAuditEvent {
+        NewAuditEvent::new(Some(self.directory_id()), &self.actor(), kind, verb)
+            .target(kind, target_id)
+            .detail(detail)
+    }
+}
+
+/// Appends an audit event in the request's transaction.
+pub async fn record(conn: &mut Conn, event: &NewAuditEvent, now: i64) -> Result<(), ScimError> {
+    store::audit::append(conn, event, now)
+        .await
+        .map_err(scim_error)?;
+    Ok(())
+}
+
+/// `409` while access assignments or RAM user provisionings reference the principal `id` (a `kind`
+/// of `user` or `group`): they are removed in Cloud SSO first (products.md §2.2).
+pub async fn refuse_if_referenced(conn: &mut Conn, kind: &str, id: &str) -> Result<(), ScimError> {
+    let refs = store::principal_references(conn, id)
+        .await
+        .map_err(scim_error)?;
+    if refs.is_empty() {
+        return Ok(());
+    }
+    Err(ScimError::new(
+        409,
+        None,
+        format!(
+            "the {kind} still has {}; remove them in Cloud SSO first",
+            refs.join(", ")
+        ),
+    ))
+}
+
+/// The page size of a list: `count`, else the default, at most [`MAX_PAGE_SIZE`].
+pub fn page_size(q: &ListQuery) -> u64 {
+    q.count.unwrap_or(DEFAULT_PAGE_SIZE).min(MAX_PAGE_SIZE)
+}
+
+/// What a list of one resource type reads: the `WHERE` fragment (placeholders from `$2`), the
+/// `ORDER BY` clause and the page.
+#[derive(Debug, Clone)]
+pub struct ListPlan {
+    /// The translated filter.
+    pub filter: SqlWhere,
+    /// The `ORDER BY` clause.
+    pub order_by: String,
+    /// Rows skipped (`startIndex - 1`).
+    pub offset: u64,
+    /// Rows returned at the most.
+    pub limit: u64,
+}
+
+impl ListPlan {
+    /// Translates the query's filter and sorting for `res`.
+    pub fn new(ctx: &Ctx<'_>, q: &ListQuery, res: filter_sql::Resource) -> Result<Self, ScimError> {
+        let backend = ctx.backend();
+        Ok(Self {
+            filter: filter_sql::translate(q.filter.as_ref(), res, backend, 2)?,
+            order_by: filter_sql::order_by(
+                q.sort_by.as_ref(),
+                q.sort_order == SortOrder::Descending,
+                res,
+                backend,
+            )?,
+            offset: q.offset(),
+            limit: page_size(q),
+        })
+    }
+}
+
+/// Applies `attributes`/`excludedAttributes` to one resource.
+pub fn projected(mut v: Value, q: &ListQuery, rs: &ResourceSchema) -> Value {
+    project(&mut v, rs, &q.attributes, &q.excluded_attributes);
+    v
+}
+
+/// A ListResponse of `resources`, each projected by the query.
+pub fn list_response(
+    q: &ListQuery,
+    rs: &ResourceSchema,
+    total: u64,
+    resources: impl Iterator<Item = Value>,
+) -> Value {
+    let resources = resources.map(|v| projected(v, q, rs)).collect();
+    ListResponse::new(resources, total, q.start_index).to_json()
+}
+
+/// Applies `attributes`/`excludedAttributes` to a single-resource outcome.
+pub fn project_outcome(mut o: Outcome, q: &ListQuery, rs: &ResourceSchema) -> Outcome {
+    o.body = o.body.map(|b| projected(b, q, rs));
+    o
 }
 
 /// Maps a domain error to the SCIM error.
@@ -189,19 +329,18 @@ pub fn scim_error(e: Error) -> ScimError {
 /// The Content-Type is not checked (clients send `application/json` as often as
 /// `application/scim+json`).
 pub async fn read_json(headers: &HeaderMap, body: Body, limit: usize) -> Result<Value, ScimError> {
-    let too_large =
-        || ScimError::payload_too_large(format!("the request body exceeds {limit} bytes"));
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, limit)
+    // An oversized body is drained (bounded) before the 413, so the client reads the SCIM error
+    // instead of a broken pipe.
+    let bytes = web::http::read_body_limited(headers, body, limit)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| match e {
+            web::http::BodyReadError::TooLarge(_) => {
+                ScimError::payload_too_large(format!("the request body exceeds {limit} bytes"))
+            }
+            web::http::BodyReadError::Read(detail) => {
+                ScimError::bad_request(ScimType::InvalidSyntax, detail)
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::bad_request(
             ScimType::InvalidSyntax,

@@ -20,11 +20,10 @@
 use std::collections::HashMap;
 
 use ::scim::list::{ListQuery, ListResponse, SortOrder};
-use ::scim::projection::project;
 use ::scim::schema::ResourceSchema;
 use ::scim::{ScimError, ScimType};
 use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use serde_json::Value;
 
 use super::filter_sql::{self, Resource};
@@ -110,16 +109,15 @@ pub async fn search(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
     let (count_u, count_g) = filters(q, backend, 2, 2)?;
     let (union_u, union_g) = filters(q, backend, 2, 2 + count_u.binds.len())?;
     let ord = order(q, backend)?;
-    let limit = q
-        .count
-        .unwrap_or(super::DEFAULT_PAGE_SIZE)
-        .min(super::MAX_PAGE_SIZE);
+    let limit = super::page_size(q);
     let dir = ctx.directory_id();
     let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
-    let total = sql::count_users(&mut conn, dir, &count_u)
+    let total = sql::USERS
+        .count(&mut conn, dir, &count_u)
         .await
         .map_err(scim_error)?
-        + sql::count_groups(&mut conn, dir, &count_g)
+        + sql::GROUPS
+            .count(&mut conn, dir, &count_g)
             .await
             .map_err(scim_error)?;
     let page = sql::search_users_and_groups(
@@ -151,19 +149,20 @@ pub async fn search(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
         .filter(|(u, _)| !*u)
         .map(|(_, id)| id.clone())
         .collect();
-    let mut users: HashMap<String, sql::ScimUserRow> = sql::users_by_ids(&mut conn, dir, &user_ids)
+    let mut users: HashMap<String, sql::ScimUserRow> = sql::USERS
+        .by_ids(&mut conn, dir, &user_ids)
         .await
         .map_err(scim_error)?
         .into_iter()
         .map(|r| (r.id.clone(), r))
         .collect();
-    let mut groups: HashMap<String, sql::ScimGroupRow> =
-        sql::groups_by_ids(&mut conn, dir, &group_ids)
-            .await
-            .map_err(scim_error)?
-            .into_iter()
-            .map(|r| (r.id.clone(), r))
-            .collect();
+    let mut groups: HashMap<String, sql::ScimGroupRow> = sql::GROUPS
+        .by_ids(&mut conn, dir, &group_ids)
+        .await
+        .map_err(scim_error)?
+        .into_iter()
+        .map(|r| (r.id.clone(), r))
+        .collect();
     let mut groups_of = if wants(q, "groups") && !user_ids.is_empty() {
         sql::groups_of_users(&mut conn, &user_ids)
             .await
@@ -187,16 +186,12 @@ pub async fn search(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
         let v = if *is_user {
             users.remove(id).map(|row| {
                 let g = groups_of.remove(id).unwrap_or_default();
-                let mut v = mapping::user_json(&row, &g, &base);
-                project(&mut v, &rs_user, &q.attributes, &q.excluded_attributes);
-                v
+                super::projected(mapping::user_json(&row, &g, &base), q, &rs_user)
             })
         } else {
             groups.remove(id).map(|row| {
                 let m = members_of.remove(id).unwrap_or_default();
-                let mut v = mapping::group_json(&row, &m, &base);
-                project(&mut v, &rs_group, &q.attributes, &q.excluded_attributes);
-                v
+                super::projected(mapping::group_json(&row, &m, &base), q, &rs_group)
             })
         };
         resources.extend(v);
@@ -213,15 +208,5 @@ pub async fn http_search(
 ) -> Result<Outcome, ScimErr> {
     let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
     let q = ListQuery::from_search_request(&body)?;
-    let ctx = Ctx {
-        services: &st.0.services,
-        principal: &auth.principal,
-        source_ip: auth.source_ip.clone(),
-    };
-    Ok(Outcome {
-        status: StatusCode::OK,
-        body: Some(search(&ctx, &q).await?),
-        etag: None,
-        location: None,
-    })
+    Ok(Outcome::ok(search(&Ctx::of(&st, &auth), &q).await?))
 }

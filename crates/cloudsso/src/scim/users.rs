@@ -9,20 +9,20 @@
 //! * DELETE removes memberships (bumping the groups' versions) and sessions; it is refused with 409
 //!   while access assignments or RAM user provisionings reference the user (products.md §2.2).
 
-use ::scim::list::{ListQuery, ListResponse, SortOrder};
+use ::scim::list::ListQuery;
 use ::scim::patch::{PatchRequest, apply_patch};
-use ::scim::projection::project;
 use ::scim::schema::{ResourceSchema, ValidateMode, validate_resource};
 use ::scim::{ScimError, ScimType};
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use super::filter_sql::{self, Resource};
+use super::filter_sql::Resource;
 use super::mapping::{self, UserFields};
 use super::{
-    Ctx, IdPath, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match, if_match,
-    parse_query, read_json, scim_error, wants,
+    Ctx, IdPath, ListPlan, MAX_BODY_BYTES, Outcome, Query, ScimAuth, ScimErr, St, check_if_match,
+    if_match, list_response, parse_query, project_outcome, read_json, record, refuse_if_referenced,
+    scim_error, wants,
 };
 use crate::audit::NewAuditEvent;
 use crate::directory::prefixed_id;
@@ -41,18 +41,16 @@ fn outcome(
     groups: &[sql::MemberRef],
 ) -> Outcome {
     let base = ctx.scim_base();
-    Outcome {
+    Outcome::resource(
         status,
-        body: Some(mapping::user_json(row, groups, &base)),
-        etag: Some(mapping::etag(row.version)),
-        location: Some(format!("{base}/Users/{}", row.id)),
-    }
+        mapping::user_json(row, groups, &base),
+        row.version,
+        format!("{base}/Users/{}", row.id),
+    )
 }
 
 fn audit(ctx: &Ctx<'_>, verb: &str, user_id: &str, detail: Value) -> NewAuditEvent {
-    NewAuditEvent::new(Some(ctx.directory_id()), &ctx.actor(), "user", verb)
-        .target("user", user_id)
-        .detail(detail)
+    ctx.audit("user", verb, user_id, detail)
 }
 
 /// POST /Users.
@@ -87,9 +85,7 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
         &row.id,
         json!({ "user_name": row.user_name, "via": "scim" }),
     );
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     tx.commit().await.map_err(|e| scim_error(e.into()))?;
     Ok(outcome(ctx, StatusCode::CREATED, &row, &[]))
 }
@@ -97,7 +93,8 @@ pub async fn create(ctx: &Ctx<'_>, body: &Value) -> Result<Outcome, ScimError> {
 /// GET /Users/{id}.
 pub async fn get(ctx: &Ctx<'_>, id: &str) -> Result<Outcome, ScimError> {
     let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
-    let row = sql::get_user(&mut conn, ctx.directory_id(), id)
+    let row = sql::USERS
+        .get(&mut conn, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
@@ -130,7 +127,8 @@ async fn modify(
     };
     let now = ctx.services.now();
     let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
-    let existing = sql::get_user(&mut tx, ctx.directory_id(), id)
+    let existing = sql::USERS
+        .get(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
@@ -194,9 +192,7 @@ async fn modify(
         detail["adopted"] = json!(true);
     }
     let ev = audit(ctx, "update", &row.id, detail);
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     tx.commit().await.map_err(|e| scim_error(e.into()))?;
     Ok(outcome(ctx, StatusCode::OK, &row, &groups))
 }
@@ -225,24 +221,13 @@ pub async fn patch(
 pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<Outcome, ScimError> {
     let now = ctx.services.now();
     let mut tx = ctx.services.store.begin_write().await.map_err(scim_error)?;
-    let existing = sql::get_user(&mut tx, ctx.directory_id(), id)
+    let existing = sql::USERS
+        .get(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?
         .ok_or_else(|| not_found(id))?;
     check_if_match(if_match, existing.version)?;
-    let refs = store::principal_references(&mut tx, id)
-        .await
-        .map_err(scim_error)?;
-    if !refs.is_empty() {
-        return Err(ScimError::new(
-            409,
-            None,
-            format!(
-                "the user still has {}; remove them in Cloud SSO first",
-                refs.join(", ")
-            ),
-        ));
-    }
+    refuse_if_referenced(&mut tx, "user", id).await?;
     let left = sql::remove_user_from_groups(&mut tx, id)
         .await
         .map_err(scim_error)?;
@@ -265,7 +250,8 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
     store::session::delete_for_user(&mut tx, id)
         .await
         .map_err(scim_error)?;
-    sql::delete_user(&mut tx, ctx.directory_id(), id)
+    sql::USERS
+        .delete(&mut tx, ctx.directory_id(), id)
         .await
         .map_err(scim_error)?;
     let ev = audit(
@@ -274,47 +260,30 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> Result<O
         id,
         json!({ "user_name": existing.user_name, "via": "scim", "left_groups": left }),
     );
-    store::audit::append(&mut tx, &ev, now)
-        .await
-        .map_err(scim_error)?;
+    record(&mut tx, &ev, now).await?;
     tx.commit().await.map_err(|e| scim_error(e.into()))?;
-    Ok(Outcome {
-        status: StatusCode::NO_CONTENT,
-        body: None,
-        etag: None,
-        location: None,
-    })
+    Ok(Outcome::no_content())
 }
 
 /// GET /Users and POST /Users/.search: a projected ListResponse.
 pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
-    let rs = ResourceSchema::user();
-    let backend = ctx.backend();
-    let filter = filter_sql::translate(q.filter.as_ref(), Resource::User, backend, 2)?;
-    let order = filter_sql::order_by(
-        q.sort_by.as_ref(),
-        q.sort_order == SortOrder::Descending,
-        Resource::User,
-        backend,
-    )?;
-    let limit = q
-        .count
-        .unwrap_or(super::DEFAULT_PAGE_SIZE)
-        .min(super::MAX_PAGE_SIZE);
+    let plan = ListPlan::new(ctx, q, Resource::User)?;
     let mut conn = ctx.services.store.read().await.map_err(scim_error)?;
-    let total = sql::count_users(&mut conn, ctx.directory_id(), &filter)
+    let total = sql::USERS
+        .count(&mut conn, ctx.directory_id(), &plan.filter)
         .await
         .map_err(scim_error)?;
-    let rows = sql::list_users(
-        &mut conn,
-        ctx.directory_id(),
-        &filter,
-        &order,
-        q.offset(),
-        limit,
-    )
-    .await
-    .map_err(scim_error)?;
+    let rows = sql::USERS
+        .list(
+            &mut conn,
+            ctx.directory_id(),
+            &plan.filter,
+            &plan.order_by,
+            plan.offset,
+            plan.limit,
+        )
+        .await
+        .map_err(scim_error)?;
     let mut groups = if wants(q, "groups") {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         sql::groups_of_users(&mut conn, &ids)
@@ -324,32 +293,11 @@ pub async fn list(ctx: &Ctx<'_>, q: &ListQuery) -> Result<Value, ScimError> {
         Default::default()
     };
     let base = ctx.scim_base();
-    let resources = rows
-        .iter()
-        .map(|r| {
-            let g = groups.remove(&r.id).unwrap_or_default();
-            let mut v = mapping::user_json(r, &g, &base);
-            project(&mut v, &rs, &q.attributes, &q.excluded_attributes);
-            v
-        })
-        .collect();
-    Ok(ListResponse::new(resources, total, q.start_index).to_json())
-}
-
-/// Applies `attributes`/`excludedAttributes` to a single-resource outcome.
-pub fn project_outcome(mut o: Outcome, q: &ListQuery, rs: &ResourceSchema) -> Outcome {
-    if let Some(b) = o.body.as_mut() {
-        project(b, rs, &q.attributes, &q.excluded_attributes);
-    }
-    o
-}
-
-fn ctx<'a>(st: &'a St, auth: &'a ScimAuth) -> Ctx<'a> {
-    Ctx {
-        services: &st.0.services,
-        principal: &auth.principal,
-        source_ip: auth.source_ip.clone(),
-    }
+    let resources = rows.iter().map(|r| {
+        let g = groups.remove(&r.id).unwrap_or_default();
+        mapping::user_json(r, &g, &base)
+    });
+    Ok(list_response(q, &ResourceSchema::user(), total, resources))
 }
 
 /// Handler: POST /Users.
@@ -362,7 +310,7 @@ pub async fn http_create(
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
     let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = create(&ctx(&st, &auth), &body).await?;
+    let o = create(&Ctx::of(&st, &auth), &body).await?;
     Ok(project_outcome(o, &q, &ResourceSchema::user()))
 }
 
@@ -375,7 +323,7 @@ pub async fn http_get(
     headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), false)?;
-    let o = get(&ctx(&st, &auth), &id.0).await?;
+    let o = get(&Ctx::of(&st, &auth), &id.0).await?;
     let o = super::not_modified_if(&headers, o);
     Ok(project_outcome(o, &q, &ResourceSchema::user()))
 }
@@ -383,13 +331,7 @@ pub async fn http_get(
 /// Handler: GET /Users.
 pub async fn http_list(st: St, auth: ScimAuth, query: Query) -> Result<Outcome, ScimErr> {
     let q = parse_query(query.0.as_deref(), true)?;
-    let body = list(&ctx(&st, &auth), &q).await?;
-    Ok(Outcome {
-        status: StatusCode::OK,
-        body: Some(body),
-        etag: None,
-        location: None,
-    })
+    Ok(Outcome::ok(list(&Ctx::of(&st, &auth), &q).await?))
 }
 
 /// Handler: POST /Users/.search.
@@ -401,13 +343,24 @@ pub async fn http_search(
 ) -> Result<Outcome, ScimErr> {
     let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
     let q = ListQuery::from_search_request(&body)?;
-    let body = list(&ctx(&st, &auth), &q).await?;
-    Ok(Outcome {
-        status: StatusCode::OK,
-        body: Some(body),
-        etag: None,
-        location: None,
-    })
+    Ok(Outcome::ok(list(&Ctx::of(&st, &auth), &q).await?))
+}
+
+/// PUT and PATCH: the body read as `change`, the outcome projected by the query.
+async fn http_modify(
+    st: St,
+    auth: ScimAuth,
+    id: IdPath,
+    query: Query,
+    headers: HeaderMap,
+    body: Body,
+    change: fn(&Value) -> Change<'_>,
+) -> Result<Outcome, ScimErr> {
+    let q = parse_query(query.0.as_deref(), false)?;
+    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
+    let ctx = Ctx::of(&st, &auth);
+    let o = modify(&ctx, &id.0, change(&body), if_match(&headers).as_deref()).await?;
+    Ok(project_outcome(o, &q, &ResourceSchema::user()))
 }
 
 /// Handler: PUT /Users/{id}.
@@ -419,16 +372,7 @@ pub async fn http_replace(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Outcome, ScimErr> {
-    let q = parse_query(query.0.as_deref(), false)?;
-    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = replace(
-        &ctx(&st, &auth),
-        &id.0,
-        &body,
-        if_match(&headers).as_deref(),
-    )
-    .await?;
-    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+    http_modify(st, auth, id, query, headers, body, |b| Change::Replace(b)).await
 }
 
 /// Handler: PATCH /Users/{id}.
@@ -440,16 +384,7 @@ pub async fn http_patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Outcome, ScimErr> {
-    let q = parse_query(query.0.as_deref(), false)?;
-    let body = read_json(&headers, body, MAX_BODY_BYTES).await?;
-    let o = patch(
-        &ctx(&st, &auth),
-        &id.0,
-        &body,
-        if_match(&headers).as_deref(),
-    )
-    .await?;
-    Ok(project_outcome(o, &q, &ResourceSchema::user()))
+    http_modify(st, auth, id, query, headers, body, |b| Change::Patch(b)).await
 }
 
 /// Handler: DELETE /Users/{id}.
@@ -459,5 +394,5 @@ pub async fn http_delete(
     id: IdPath,
     headers: HeaderMap,
 ) -> Result<Outcome, ScimErr> {
-    Ok(delete(&ctx(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
+    Ok(delete(&Ctx::of(&st, &auth), &id.0, if_match(&headers).as_deref()).await?)
 }

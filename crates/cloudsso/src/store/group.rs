@@ -197,19 +197,9 @@ pub async fn delete(conn: &mut Conn, directory_id: &str, id: &str) -> Result<boo
 /// `version` and `updated_at` of the group and of the user (members are part of the SCIM Group,
 /// groups part of the SCIM User).
 pub async fn add_member(conn: &mut Conn, group_id: &str, user_id: &str, now: i64) -> Result<bool> {
-    let r = sqlx::query(
-        "INSERT INTO group_members (group_id, user_id, created_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (group_id, user_id) DO NOTHING",
-    )
-    .bind(group_id)
-    .bind(user_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let added = r.rows_affected() > 0;
+    let added = super::scim::add_member(conn, group_id, user_id, now).await?;
     if added {
         touch(conn, group_id, now).await?;
-        super::user::touch(conn, user_id, now).await?;
     }
     Ok(added)
 }
@@ -222,15 +212,9 @@ pub async fn remove_member(
     user_id: &str,
     now: i64,
 ) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
-        .bind(group_id)
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    let removed = r.rows_affected() > 0;
+    let removed = super::scim::remove_member(conn, group_id, user_id, now).await?;
     if removed {
         touch(conn, group_id, now).await?;
-        super::user::touch(conn, user_id, now).await?;
     }
     Ok(removed)
 }

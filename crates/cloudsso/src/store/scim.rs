@@ -43,6 +43,130 @@ fn bind_all<'q>(
     q
 }
 
+/// One of the SCIM resource tables ([`USERS`], [`GROUPS`]): its name, qualified columns and row
+/// mapping.
+#[derive(Debug)]
+pub struct Table<T> {
+    /// `users` or `groups`.
+    name: &'static str,
+    /// The qualified columns read into `T`.
+    columns: &'static str,
+    /// Reads one row.
+    from_row: fn(&AnyRow) -> Result<T>,
+}
+
+impl<T> Table<T> {
+    /// The row of the directory with this id.
+    pub async fn get(&self, conn: &mut Conn, directory_id: &str, id: &str) -> Result<Option<T>> {
+        let (name, columns) = (self.name, self.columns);
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM {name} WHERE {name}.directory_id = $1 AND {name}.id = $2"
+        )))
+        .bind(directory_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        row.as_ref().map(self.from_row).transpose()
+    }
+
+    /// Deletes the row of the directory with this id; returns whether there was one (a user's
+    /// memberships and sessions cascade; callers remove them first to bump the groups).
+    pub async fn delete(&self, conn: &mut Conn, directory_id: &str, id: &str) -> Result<bool> {
+        let sql = format!(
+            "DELETE FROM {} WHERE directory_id = $1 AND id = $2",
+            self.name
+        );
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(directory_id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Rows of a directory matching `filter` (placeholders from `$2`), ordered, paged.
+    pub async fn list(
+        &self,
+        conn: &mut Conn,
+        directory_id: &str,
+        filter: &SqlWhere,
+        order_by: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<T>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let (name, columns) = (self.name, self.columns);
+        let sql = format!(
+            "SELECT {columns} FROM {name} WHERE {name}.directory_id = $1 AND ({}) ORDER BY {order_by} \
+             LIMIT {} OFFSET {}",
+            filter.sql,
+            limit.min(10_000),
+            offset
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+        let rows = bind_all(q, &filter.binds).fetch_all(&mut *conn).await?;
+        rows.iter().map(self.from_row).collect()
+    }
+
+    /// How many rows of a directory match `filter`.
+    pub async fn count(
+        &self,
+        conn: &mut Conn,
+        directory_id: &str,
+        filter: &SqlWhere,
+    ) -> Result<u64> {
+        let name = self.name;
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM {name} WHERE {name}.directory_id = $1 AND ({})",
+            filter.sql
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+        let row = bind_all(q, &filter.binds).fetch_one(&mut *conn).await?;
+        Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
+    }
+
+    /// The rows of a directory with these ids (any order).
+    pub async fn by_ids(
+        &self,
+        conn: &mut Conn,
+        directory_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<T>> {
+        let (name, columns) = (self.name, self.columns);
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "SELECT {columns} FROM {name} WHERE {name}.directory_id = $1 AND {name}.id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(&mut *conn).await? {
+                out.push((self.from_row)(&row)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The SCIM users.
+pub const USERS: Table<ScimUserRow> = Table {
+    name: "users",
+    columns: USER_COLUMNS,
+    from_row: user_from_row,
+};
+
+/// The SCIM groups.
+pub const GROUPS: Table<ScimGroupRow> = Table {
+    name: "groups",
+    columns: GROUP_COLUMNS,
+    from_row: group_from_row,
+};
+
 /// A user as the SCIM server reads and writes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScimUserRow {
@@ -123,22 +247,6 @@ fn user_unique_error(e: sqlx::Error) -> Error {
     }
 }
 
-/// The user of the directory with this id.
-pub async fn get_user(
-    conn: &mut Conn,
-    directory_id: &str,
-    id: &str,
-) -> Result<Option<ScimUserRow>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE users.directory_id = $1 AND users.id = $2"
-    )))
-    .bind(directory_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(user_from_row).transpose()
-}
-
 /// Inserts a user created over SCIM (no password; `provision_type` as given).
 pub async fn insert_user(conn: &mut Conn, u: &ScimUserRow) -> Result<()> {
     sqlx::query(
@@ -201,51 +309,6 @@ pub async fn update_user(conn: &mut Conn, u: &ScimUserRow) -> Result<i64> {
     Ok(row.try_get::<i64, _>("version")?)
 }
 
-/// Deletes a user row (memberships and sessions cascade; callers remove them first to bump groups).
-pub async fn delete_user(conn: &mut Conn, directory_id: &str, id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM users WHERE directory_id = $1 AND id = $2")
-        .bind(directory_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() > 0)
-}
-
-/// Users of a directory matching `filter` (placeholders from `$2`), ordered by `order_by`, paged.
-pub async fn list_users(
-    conn: &mut Conn,
-    directory_id: &str,
-    filter: &SqlWhere,
-    order_by: &str,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<ScimUserRow>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE users.directory_id = $1 AND ({}) ORDER BY {order_by} \
-         LIMIT {} OFFSET {}",
-        filter.sql,
-        limit.min(10_000),
-        offset
-    );
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-    let rows = bind_all(q, &filter.binds).fetch_all(&mut *conn).await?;
-    rows.iter().map(user_from_row).collect()
-}
-
-/// How many users of a directory match `filter`.
-pub async fn count_users(conn: &mut Conn, directory_id: &str, filter: &SqlWhere) -> Result<u64> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM users WHERE users.directory_id = $1 AND ({})",
-        filter.sql
-    );
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-    let row = bind_all(q, &filter.binds).fetch_one(&mut *conn).await?;
-    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
-}
-
 /// A group as the SCIM server reads and writes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScimGroupRow {
@@ -293,22 +356,6 @@ fn group_unique_error(e: sqlx::Error) -> Error {
     } else {
         Error::Db(e)
     }
-}
-
-/// The group of the directory with this id.
-pub async fn get_group(
-    conn: &mut Conn,
-    directory_id: &str,
-    id: &str,
-) -> Result<Option<ScimGroupRow>> {
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {GROUP_COLUMNS} FROM groups WHERE groups.directory_id = $1 AND groups.id = $2"
-    )))
-    .bind(directory_id)
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(group_from_row).transpose()
 }
 
 /// Inserts a group created over SCIM.
@@ -362,51 +409,6 @@ pub async fn touch_groups(conn: &mut Conn, group_ids: &[String], now: i64) -> Re
             .await?;
     }
     Ok(())
-}
-
-/// Deletes a group row.
-pub async fn delete_group(conn: &mut Conn, directory_id: &str, id: &str) -> Result<bool> {
-    let r = sqlx::query("DELETE FROM groups WHERE directory_id = $1 AND id = $2")
-        .bind(directory_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(r.rows_affected() > 0)
-}
-
-/// Groups of a directory matching `filter` (placeholders from `$2`), ordered, paged.
-pub async fn list_groups(
-    conn: &mut Conn,
-    directory_id: &str,
-    filter: &SqlWhere,
-    order_by: &str,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<ScimGroupRow>> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT {GROUP_COLUMNS} FROM groups WHERE groups.directory_id = $1 AND ({}) ORDER BY {order_by} \
-         LIMIT {} OFFSET {}",
-        filter.sql,
-        limit.min(10_000),
-        offset
-    );
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-    let rows = bind_all(q, &filter.binds).fetch_all(&mut *conn).await?;
-    rows.iter().map(group_from_row).collect()
-}
-
-/// How many groups of a directory match `filter`.
-pub async fn count_groups(conn: &mut Conn, directory_id: &str, filter: &SqlWhere) -> Result<u64> {
-    let sql = format!(
-        "SELECT COUNT(*) AS n FROM groups WHERE groups.directory_id = $1 AND ({})",
-        filter.sql
-    );
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-    let row = bind_all(q, &filter.binds).fetch_one(&mut *conn).await?;
-    Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
 }
 
 /// A member of a group, with what the SCIM `members[].display` shows.
@@ -641,50 +643,4 @@ pub async fn search_users_and_groups(
             Ok((r == 0, row.try_get("id")?))
         })
         .collect()
-}
-
-/// The users of a directory with these ids (any order).
-pub async fn users_by_ids(
-    conn: &mut Conn,
-    directory_id: &str,
-    ids: &[String],
-) -> Result<Vec<ScimUserRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE users.directory_id = $1 AND users.id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.push(user_from_row(&row)?);
-        }
-    }
-    Ok(out)
-}
-
-/// The groups of a directory with these ids (any order).
-pub async fn groups_by_ids(
-    conn: &mut Conn,
-    directory_id: &str,
-    ids: &[String],
-) -> Result<Vec<ScimGroupRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups WHERE groups.directory_id = $1 AND groups.id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(directory_id);
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            out.push(group_from_row(&row)?);
-        }
-    }
-    Ok(out)
 }

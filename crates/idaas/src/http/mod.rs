@@ -81,6 +81,9 @@ pub fn router(state: AppState) -> Router {
         .merge(provisioning_config::console_router())
         // ----------------------------------------------------------------------
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(
+            web::http::close_after_payload_too_large,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics_state,
             count_requests,

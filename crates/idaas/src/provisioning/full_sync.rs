@@ -370,6 +370,22 @@ async fn record(
     Ok(())
 }
 
+/// [`record`]s one object's result from a sync job; a failure to record is logged, and the sync
+/// goes on.
+async fn record_logged(
+    services: &Services,
+    p: &Shared,
+    kind: &str,
+    id: &str,
+    name: &str,
+    action: &str,
+    error: Option<String>,
+) {
+    if let Err(e) = record(services, p, kind, id, name, action, error, 1).await {
+        tracing::warn!(error = %e, "recording sync progress failed");
+    }
+}
+
 async fn run(cx: &Cx, job_id: &str, dry_run: bool) -> std::result::Result<(), RunError> {
     let services = &cx.services;
     let app = cx.profile.app_id.clone();
@@ -768,20 +784,8 @@ async fn apply(
                 Ok((o, note)) => (o.as_str(), note),
                 Err(e) => ("failed", Some(e.to_string())),
             };
-            if let Err(e) = record(
-                &cx2.services,
-                &p,
-                "user",
-                &d.id,
-                &d.user_name,
-                act,
-                err.or_else(|| skip_reason(&action)),
-                1,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "recording sync progress failed");
-            }
+            let err = err.or_else(|| skip_reason(&action));
+            record_logged(&cx2.services, &p, "user", &d.id, &d.user_name, act, err).await;
         });
     }
     run_bounded(cx, jobs).await;
@@ -815,20 +819,8 @@ async fn apply(
                 Ok(o) => (o.as_str(), None),
                 Err(e) => ("failed", Some(e.to_string())),
             };
-            if let Err(e) = record(
-                &cx2.services,
-                &p,
-                "group",
-                &id,
-                &name,
-                act,
-                err.or_else(|| skip_reason(&action)),
-                1,
-            )
-            .await
-            {
-                tracing::warn!(error = %e, "recording sync progress failed");
-            }
+            let err = err.or_else(|| skip_reason(&action));
+            record_logged(&cx2.services, &p, "group", &id, &name, act, err).await;
         });
     }
     run_bounded(cx, jobs).await;
@@ -852,11 +844,7 @@ async fn apply(
                 Ok(r) => (r.outcome.as_str(), None),
                 Err(e) => ("failed", Some(e.to_string())),
             };
-            if let Err(e) =
-                record(&cx2.services, &p, "user", &pu.object_id, &name, act, err, 1).await
-            {
-                tracing::warn!(error = %e, "recording sync progress failed");
-            }
+            record_logged(&cx2.services, &p, "user", &pu.object_id, &name, act, err).await;
         });
     }
     run_bounded(cx, jobs).await;

@@ -61,17 +61,15 @@ pub async fn enqueue(
     object_id: &str,
     now: i64,
 ) -> Result<u64> {
-    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "{INSERT}SELECT c.app_id, $2, $3, 1, 'pending', 0, $4, $4, $4 FROM provisioning_configs c \
-         WHERE c.instance_id = $1 AND c.enabled = 1{UPSERT}"
-    )))
-    .bind(instance_id)
-    .bind(object_type.as_str())
-    .bind(object_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(r.rows_affected())
+    enqueue_where(
+        conn,
+        "c.instance_id",
+        instance_id,
+        object_type,
+        object_id,
+        now,
+    )
+    .await
 }
 
 /// Enqueues object `object_id` for application `app_id` only, if its provisioning is enabled.
@@ -82,11 +80,24 @@ pub async fn enqueue_for_app(
     object_id: &str,
     now: i64,
 ) -> Result<u64> {
+    enqueue_where(conn, "c.app_id", app_id, object_type, object_id, now).await
+}
+
+/// Enqueues object `object_id` for every enabled provisioning configuration whose `column`
+/// (`c.instance_id` or `c.app_id`) is `key`.
+async fn enqueue_where(
+    conn: &mut Conn,
+    column: &'static str,
+    key: &str,
+    object_type: ObjectType,
+    object_id: &str,
+    now: i64,
+) -> Result<u64> {
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
         "{INSERT}SELECT c.app_id, $2, $3, 1, 'pending', 0, $4, $4, $4 FROM provisioning_configs c \
-         WHERE c.app_id = $1 AND c.enabled = 1{UPSERT}"
+         WHERE {column} = $1 AND c.enabled = 1{UPSERT}"
     )))
-    .bind(app_id)
+    .bind(key)
     .bind(object_type.as_str())
     .bind(object_id)
     .bind(now)

@@ -272,3 +272,129 @@ impl<S: Clone + Send + Sync + 'static> ApiRoutes<S> {
         self.router
     }
 }
+
+/// Middleware: a 413 answer ends the connection (`Connection: close`). The server refused the
+/// body without reading it, so the rest of it may still be on the wire; a client that reused the
+/// connection would have its next request fail (a broken pipe) instead of getting an answer.
+pub async fn close_after_payload_too_large(req: Request, next: axum::middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        resp.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    resp
+}
+
+/// Why [`read_body_limited`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyReadError {
+    /// The body is larger than the limit (it was drained as far as allowed).
+    #[error("the request body exceeds {0} bytes")]
+    TooLarge(usize),
+    /// The connection failed while reading.
+    #[error("the request body could not be read: {0}")]
+    Read(String),
+}
+
+/// Most bytes of an oversized body read and thrown away before refusing it.
+pub const DRAIN_MAX_BYTES: usize = 16 * 1024 * 1024;
+/// Longest time spent draining an oversized body.
+pub const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Reads a request body of at most `limit` bytes. A larger body is refused, but the rest of it is
+/// first read and thrown away (at most [`DRAIN_MAX_BYTES`], for at most [`DRAIN_FOR`]): a client
+/// still sending it would otherwise see a broken pipe instead of the refusal. Bodies announced
+/// (Content-Length) beyond the drain bound are refused at once.
+pub async fn read_body_limited(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, BodyReadError> {
+    use http_body_util::BodyExt;
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|len| len > DRAIN_MAX_BYTES as u64) {
+        return Err(BodyReadError::TooLarge(limit));
+    }
+    let mut body = body;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut seen: usize = 0;
+    let mut too_large = announced.is_some_and(|len| len > limit as u64);
+    let deadline = tokio::time::Instant::now() + DRAIN_FOR;
+    loop {
+        let frame = if too_large {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(f) => f,
+                Err(_) => break,
+            }
+        } else {
+            body.frame().await
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| BodyReadError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen = seen.saturating_add(data.len());
+        if !too_large && seen > limit {
+            too_large = true;
+            kept = Vec::new();
+        }
+        if too_large {
+            if seen > DRAIN_MAX_BYTES {
+                break;
+            }
+        } else {
+            kept.extend_from_slice(&data);
+        }
+    }
+    if too_large {
+        Err(BodyReadError::TooLarge(limit))
+    } else {
+        Ok(axum::body::Bytes::from(kept))
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use super::*;
+
+    fn len_header(n: usize) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, n.to_string().parse().unwrap());
+        h
+    }
+
+    #[tokio::test]
+    async fn bodies_within_the_limit_are_returned_whole() {
+        let body = axum::body::Body::from(vec![b'a'; 1000]);
+        let got = read_body_limited(&HeaderMap::new(), body, 1000)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1000);
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_refused_announced_or_not() {
+        let body = axum::body::Body::from(vec![b'a'; 1001]);
+        let err = read_body_limited(&HeaderMap::new(), body, 1000)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyReadError::TooLarge(1000)), "{err:?}");
+        let body = axum::body::Body::from(vec![b'a'; 5000]);
+        let err = read_body_limited(&len_header(5000), body, 1000)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyReadError::TooLarge(1000)), "{err:?}");
+        // Announced beyond the drain bound: refused without reading.
+        let body = axum::body::Body::from(vec![b'a'; 10]);
+        let err = read_body_limited(&len_header(DRAIN_MAX_BYTES + 1), body, 1000)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, BodyReadError::TooLarge(1000)), "{err:?}");
+    }
+}
