@@ -1195,6 +1195,29 @@ fn scim_note(d: &Directory) -> &'static str {
     }
 }
 
+/// Most rows a console list page shows.
+const CONSOLE_LIST_MAX: usize = 1000;
+
+/// The first pages of a keyset-paged list, up to [`CONSOLE_LIST_MAX`] rows (pages of 100, so at
+/// most 99 beyond it): `list` is called with each next token until the list ends.
+async fn first_pages<T, F>(
+    mut list: impl FnMut(Option<String>) -> F,
+) -> crate::error::Result<Vec<T>>
+where
+    F: std::future::Future<Output = crate::error::Result<(Vec<T>, Option<String>)>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let (page, next) = list(token.take()).await?;
+        items.extend(page);
+        match next {
+            Some(next) if items.len() < CONSOLE_LIST_MAX => token = Some(next),
+            _ => return Ok(items),
+        }
+    }
+}
+
 async fn users_page(
     State(state): State<AppState>,
     console: ConsoleSession,
@@ -1215,20 +1238,14 @@ async fn list_users_page(
     notice: &str,
     status: StatusCode,
 ) -> Response {
-    let mut users = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        match state.list_users(&d.id, None, 100, token.as_deref()).await {
-            Ok((page, next)) => {
-                users.extend(page);
-                if next.is_none() || users.len() >= 1000 {
-                    break;
-                }
-                token = next;
-            }
-            Err(e) => return ApiError::from(e).into_response(),
-        }
-    }
+    let users = match first_pages(|token: Option<String>| async move {
+        state.list_users(&d.id, None, 100, token.as_deref()).await
+    })
+    .await
+    {
+        Ok(items) => items,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let csrf = esc(&console.session.csrf_token);
     let base = format!("/console/directories/{}/users", esc(&d.id));
     let mut rows = String::new();
@@ -1352,20 +1369,14 @@ async fn list_groups_page(
     notice: &str,
     status: StatusCode,
 ) -> Response {
-    let mut groups = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        match state.list_groups(&d.id, None, 100, token.as_deref()).await {
-            Ok((page, next)) => {
-                groups.extend(page);
-                if next.is_none() || groups.len() >= 1000 {
-                    break;
-                }
-                token = next;
-            }
-            Err(e) => return ApiError::from(e).into_response(),
-        }
-    }
+    let groups = match first_pages(|token: Option<String>| async move {
+        state.list_groups(&d.id, None, 100, token.as_deref()).await
+    })
+    .await
+    {
+        Ok(items) => items,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let csrf = esc(&console.session.csrf_token);
     let base = format!("/console/directories/{}/groups", esc(&d.id));
     let mut rows = String::new();
